@@ -1,0 +1,386 @@
+"""The DeepRacer racetrack as a Gymnasium environment, following the simapp's step contract.
+
+One ``step(a_t)`` (simulator-contract.md §1.2): compute the reward params and reset rules on the
+pose in which ``a_t`` was chosen, with ``a_t``'s commanded values; call the reward function (RUN
+phase only); advance the calibrated car model by 1/15 s; render the next observation. Every
+episode starts with a PREPARE step that does not move the car and pays 0.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from markov.environment import dynamics
+from markov.environment.car_geometry import front_point, wheel_positions
+from markov.environment.episode_rules import (
+    RESET_STATUSES,
+    ResetRules,
+    compute_progress,
+    distance_moved,
+)
+from markov.environment.model_metadata import (
+    ModelMetadata,
+    default_model_metadata,
+    load_model_metadata,
+)
+from markov.environment.reward_function import RewardFunction, load_reward_function
+from markov.environment.reward_params import (
+    build_reward_params,
+    copy_reward_params,
+    measure_pose,
+)
+from markov.environment.sensors import Scene, SensorSuite, TopDownRenderer
+from markov.environment.world_config import WorldConfig
+from markov.rewards.default import reward_function as default_reward_function
+from markov.tracks import Track, load_track
+
+PREPARE, RUN, PAUSE = "prepare", "run", "pause"
+DEFAULT_TRACK = "Workshop_Oval"
+
+
+class DeepRacerRacetrackEnv(gym.Env):
+    """A DeepRacer car on a track, with DeepRacer's reward params, reset rules and sensors.
+
+    Args:
+        world_name: a track name (built-in or official) or a path to a ``.npy`` route file.
+        model_metadata: dict or path of ``model_metadata.json`` (sensors and action space).
+        reward_function: a callable or a path to a ``.py`` file defining ``reward_function``.
+        params: training_params.yaml keys (``CHANGE_START_POSITION``, ``REVERSE_DIR``, ...).
+        render_mode: ``None`` or ``"rgb_array"`` (a top-down view of track and car).
+        evaluation: use evaluation defaults for ``params`` and do not advance the start.
+        sensors: override the observation sensors of the metadata (benchmarks, experiments).
+        camera_noise_std: Gaussian noise on camera images, in grey levels (0 = off).
+        steering_noise_std_deg, speed_noise_std: Gaussian noise on the EXECUTED command
+            (the reward params still show the commanded values), 0 = off.
+        wall_clock: the clock for the simtrace ``wall_clock`` column (a seam for tests).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(
+        self,
+        world_name: str | os.PathLike[str] | Track = DEFAULT_TRACK,
+        model_metadata: Mapping[str, Any] | str | os.PathLike[str] | ModelMetadata | None = None,
+        reward_function: Callable[[dict], Any] | str | os.PathLike[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
+        *,
+        evaluation: bool = False,
+        sensors: Sequence[str] | None = None,
+        camera_noise_std: float = 0.0,
+        steering_noise_std_deg: float = 0.0,
+        speed_noise_std: float = 0.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode is {render_mode!r}; use None or 'rgb_array'.")
+        self.render_mode = render_mode
+        self.forward_track = world_name if isinstance(world_name, Track) else load_track(world_name)
+        if isinstance(model_metadata, ModelMetadata):
+            self.model_metadata = model_metadata
+        elif model_metadata is None:
+            self.model_metadata = default_model_metadata()
+        else:
+            self.model_metadata = load_model_metadata(model_metadata)
+        self.reward_fn: RewardFunction = load_reward_function(
+            reward_function if reward_function is not None else default_reward_function
+        )
+        self.evaluation = evaluation
+        self.config = WorldConfig.from_params(params, evaluation=evaluation)
+        for name, value in [
+            ("camera_noise_std", camera_noise_std),
+            ("steering_noise_std_deg", steering_noise_std_deg),
+            ("speed_noise_std", speed_noise_std),
+        ]:
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} is {value}; use a standard deviation >= 0 (0 = off).")
+        self.steering_noise_std_deg = steering_noise_std_deg
+        self.speed_noise_std = speed_noise_std
+        self._wall_clock = wall_clock
+
+        self.actions = self.model_metadata.action_space
+        self.action_space = self.actions.gym_space
+        self.sensor_names = tuple(self.model_metadata.sensors if sensors is None else sensors)
+        lidar_config = self.model_metadata.lidar_config
+        self._lidar_config = None if lidar_config is None else lidar_config.to_dict()
+        self._camera_noise_std = camera_noise_std
+        self._tracks = {False: self.forward_track}
+        self._scenes: dict[bool, Scene] = {}
+        self._suites: dict[bool, SensorSuite] = {}
+        self._topdown: dict[bool, TopDownRenderer] = {}
+        self.observation_space = self._suite(self.config.reverse_dir).observation_space
+
+        self.sim_time = 0.0
+        self.episode_index = 0
+        self.start_ndist = self.config.start_position_offset
+        self.reverse_dir = self.config.reverse_dir
+        self._rules = ResetRules(self.config.number_of_reverse_counts)
+        self._episode_started = False
+        self._episode_is_training = not evaluation
+        self._done = True
+        self._car = dynamics.CarState(0.0, 0.0, 0.0)
+        self._trail: list[tuple[float, float]] = []
+
+    # ----------------------------------------------------------------- gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode; a seeded reset also restarts the start position and the clock.
+
+        ``options``: ``{"evaluation": bool}`` marks an evaluation episode (the start position is
+        not advanced after it); ``{"episode": int}`` sets the simtrace episode number.
+        """
+        super().reset(seed=seed)
+        options = dict(options or {})
+        if seed is not None:
+            self.sim_time = 0.0
+            self.episode_index = 0
+            self.start_ndist = self.config.start_position_offset
+            self.reverse_dir = self.config.reverse_dir
+        elif self._episode_started:
+            self.episode_index += 1
+            if self._episode_is_training:
+                self._advance_start()
+        unknown = set(options) - {"evaluation", "episode"}
+        if unknown:
+            raise ValueError(
+                f"unknown reset options {sorted(unknown)}; use 'evaluation', 'episode'"
+            )
+        self._episode_is_training = not bool(options.get("evaluation", self.evaluation))
+        if "episode" in options:
+            self.episode_index = int(options["episode"])
+        for suite in self._suites.values():
+            suite.rng = self.np_random
+
+        self.track = self._track(self.reverse_dir)
+        x, y, yaw = self.track.start_pose(self.start_ndist)
+        self._car = dynamics.CarState(x, y, yaw)
+        self._phase = PREPARE
+        self._steps = 0
+        self._prev_progress = 0.0
+        self._laps = 0
+        self._resets_used = 0
+        self._pause_remaining = 0.0
+        self._rules.clear()
+        self._previous_origin = (x, y)
+        self._episode_started = False
+        self._done = False
+        self._trail = [front_point(x, y, yaw)]
+        observation = self._observe()
+        info = {
+            "start_ndist": self.start_ndist,
+            "is_reversed": self.reverse_dir,
+            "episode": self.episode_index,
+        }
+        return observation, info
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Advance one 1/15 s step; see the module docstring for the order of events."""
+        if self._done:
+            raise RuntimeError("The episode has ended: call reset() before step().")
+        self._episode_started = True
+        steering_cmd, speed_cmd = self.actions.command(action)
+        self._steps += 1
+        car, track, phase = self._car, self.track, self._phase
+
+        fx, fy = front_point(car.x, car.y, car.yaw)
+        geometry = measure_pose(track, fx, fy)
+        progress = compute_progress(geometry.ndist, self.start_ndist, self._prev_progress)
+        on_road = track.points_on_road(wheel_positions(car.x, car.y, car.yaw))
+        all_wheels_on_track = bool(on_road.all())
+        is_offtrack = not bool(on_road.any())
+        moved = distance_moved(*self._previous_origin, car.x, car.y)
+        self._previous_origin = (car.x, car.y)
+
+        if phase == RUN:
+            status = self._rules.evaluate(
+                progress=progress,
+                prev_progress=self._prev_progress,
+                off_track=is_offtrack,
+                crashed=False,
+                moved_m=moved,
+            )
+        else:
+            status = phase
+        params = build_reward_params(
+            track=track,
+            geometry=geometry,
+            heading_rad=car.yaw,
+            all_wheels_on_track=all_wheels_on_track,
+            is_offtrack=is_offtrack,
+            is_crashed=status == "crashed",
+            progress=progress,
+            steps=self._steps,
+            speed=speed_cmd,
+            steering_angle=steering_cmd,
+            sim_time=self.sim_time,
+        )
+        pause_shown = self._pause_remaining if phase == PAUSE else 0.0
+        if phase == RUN:
+            reward = self.reward_fn(copy_reward_params(params), private=True)
+            physical = self._executed_command(steering_cmd, speed_cmd)
+        else:
+            reward = 0.0
+            physical = (0.0, 0.0)
+
+        self._prev_progress = 0.0 if progress >= 100.0 else progress
+        terminated = self._apply_status(status)
+        truncated = not terminated and self._steps >= self.config.max_episode_steps
+        self._done = terminated or truncated
+
+        row_time = self.sim_time
+        if self._phase == RUN and phase == RUN:
+            self._car = dynamics.step(car, physical[0], physical[1])
+        elif self._phase == RUN:
+            self._car = dynamics.step(_at_rest(self._car), 0.0, 0.0)
+        self.sim_time += dynamics.STEP_S
+        self._trail.append(front_point(self._car.x, self._car.y, self._car.yaw))
+        observation = self._observe()
+
+        simtrace = {
+            "episode": self.episode_index,
+            "steps": float(self._steps),
+            "X": fx,
+            "Y": fy,
+            "yaw": params["heading"],
+            "steer": steering_cmd,
+            "throttle": speed_cmd,
+            "action": self.actions.simtrace_action(action),
+            "reward": reward,
+            "done": self._done,
+            "all_wheels_on_track": all_wheels_on_track,
+            "progress": progress,
+            "closest_waypoint": geometry.closest_waypoint,
+            "track_len": track.length,
+            "tstamp": row_time,
+            "episode_status": status,
+            "pause_duration": pause_shown,
+            "obstacle_crash_counter": 0,
+            "wall_clock": self._wall_clock(),
+        }
+        info = {
+            "params": params,
+            "simtrace": simtrace,
+            "episode_status": status,
+            "laps": self._laps,
+            "resets": self._resets_used,
+        }
+        return observation, float(reward), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """Top-down RGB view of the track, the car and its path this episode."""
+        if self.render_mode != "rgb_array":
+            return None
+        renderer = self._topdown.get(self.reverse_dir)
+        if renderer is None:
+            renderer = TopDownRenderer(self._scene(self.reverse_dir))
+            self._topdown[self.reverse_dir] = renderer
+        car = self._car
+        return renderer.render(car.x, car.y, car.yaw, trail=np.asarray(self._trail))
+
+    @property
+    def car(self) -> dynamics.CarState:
+        """The car's current state (origin pose, speed, steering)."""
+        return self._car
+
+    def place_car(self, x: float, y: float, yaw: float) -> None:
+        """Put the car at rest at a pose (scripted demos and tests); rules see no motion."""
+        self._car = dynamics.CarState(x, y, yaw)
+        self._previous_origin = (x, y)
+
+    # ----------------------------------------------------------------- episode logic
+    def _apply_status(self, status: str) -> bool:
+        """Update phase, laps and resets for this step's status; True when the episode ends."""
+        if self._phase == PREPARE:
+            self._phase = RUN
+            return False
+        if self._phase == PAUSE:
+            self._pause_remaining -= dynamics.STEP_S
+            if self._pause_remaining <= 1e-9:
+                self._pause_remaining = 0.0
+                self._phase = RUN
+            return False
+        if status == "lap_complete":
+            self._laps += 1
+            return not (self.config.is_continuous and self._laps < self.config.number_of_trials)
+        if status in RESET_STATUSES:
+            if self._resets_used >= self.config.number_of_resets:
+                return True
+            self._resets_used += 1
+            self._respawn()
+            penalty = self.config.penalty_for(status)
+            if penalty > 0:
+                self._phase = PAUSE
+                self._pause_remaining = penalty
+        return False
+
+    def _respawn(self) -> None:
+        """Put the car back on the nearer lane at the centre-line distance of its progress."""
+        track = self.track
+        arc = (self.start_ndist + self._prev_progress / 100.0) * track.length
+        cx, cy = track.center.interpolate(arc)
+        car = self._car
+        best = None
+        for lane in (track.inner_lane, track.outer_lane):
+            near = lane.project(cx, cy)
+            gap = math.hypot(car.x - near.x, car.y - near.y)
+            if best is None or gap < best[0]:
+                best = (gap, near.x, near.y, lane.direction_at(near.arc_length))
+        _, x, y, yaw = best
+        self._car = dynamics.CarState(x, y, yaw)
+        self._previous_origin = (x, y)
+        self._rules.clear()
+
+    def _advance_start(self) -> None:
+        """Round-robin start and direction alternation after a training episode (§6.2)."""
+        if self.config.change_start_position:
+            self.start_ndist = (self.start_ndist + self.config.round_robin_advance_dist) % 1.0
+        if self.config.alternate_driving_direction:
+            self.reverse_dir = not self.reverse_dir
+
+    def _executed_command(self, steering_deg: float, speed: float) -> tuple[float, float]:
+        if self.steering_noise_std_deg > 0:
+            steering_deg += float(self.np_random.normal(0.0, self.steering_noise_std_deg))
+        if self.speed_noise_std > 0:
+            speed += float(self.np_random.normal(0.0, self.speed_noise_std))
+        return dynamics.clip_physical_command(steering_deg, speed)
+
+    # ----------------------------------------------------------------- caches
+    def _track(self, reverse: bool) -> Track:
+        if reverse not in self._tracks:
+            self._tracks[reverse] = self.forward_track.reversed()
+        return self._tracks[reverse]
+
+    def _scene(self, reverse: bool) -> Scene:
+        if reverse not in self._scenes:
+            center, inner, outer = self._track(reverse).lines()
+            self._scenes[reverse] = Scene.from_track(
+                center, inner, outer, self.forward_track.closed
+            )
+        return self._scenes[reverse]
+
+    def _suite(self, reverse: bool) -> SensorSuite:
+        if reverse not in self._suites:
+            self._suites[reverse] = SensorSuite(
+                self._scene(reverse),
+                self.sensor_names,
+                self._lidar_config,
+                self.np_random,
+                camera_noise_std=self._camera_noise_std,
+            )
+        return self._suites[reverse]
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        car = self._car
+        return self._suite(self.reverse_dir).observe(car.x, car.y, car.yaw)
+
+
+def _at_rest(state: dynamics.CarState) -> dynamics.CarState:
+    return dynamics.CarState(state.x, state.y, state.yaw)

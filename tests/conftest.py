@@ -1,0 +1,44 @@
+"""Shared fixtures: synthetic route arrays and the optional official route files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_TRACKS = Path(__file__).resolve().parents[1].parent / "shared" / "tracks"
+
+
+def circle_route(
+    radius: float = 3.0, width: float = 1.067, points: int = 121, clockwise: bool = False
+) -> np.ndarray:
+    """A closed circular route (first row == last row), counter-clockwise unless asked."""
+    angles = np.linspace(0.0, 2.0 * np.pi, points)
+    if clockwise:
+        angles = -angles
+    unit = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    route = np.hstack([unit * radius, unit * (radius - width / 2), unit * (radius + width / 2)])
+    route[-1] = route[0]
+    return route
+
+
+def straight_route(length: float = 10.0, width: float = 1.067, points: int = 41) -> np.ndarray:
+    """An open straight route along +x."""
+    xs = np.linspace(0.0, length, points)
+    zeros = np.zeros_like(xs)
+    half = width / 2
+    return np.stack([xs, zeros, xs, zeros + half, xs, zeros - half], axis=1)
+
+
+@pytest.fixture
+def circle() -> np.ndarray:
+    return circle_route()
+
+
+def shared_track(name: str) -> Path:
+    """Path of an official route file from ../shared/tracks, or skip the test."""
+    path = SHARED_TRACKS / f"{name}.npy"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not available in shared/tracks")
+    return path
