@@ -1,0 +1,466 @@
+"""Trainer <-> rollout worker synchronisation through the model store (file-formats.md §12, §4).
+
+Layout under `<prefix>/model/` (§8.1): checkpoint files `<N>_Step-<M>.ckpt<suffix>`, the pointer
+`.coach_checkpoint` (text: the checkpoint name), the legacy TensorFlow index `checkpoint`, the
+flags `.lock`, `.ready` and `.finished`, and `deepracer_checkpoints.json` (best / last).
+
+Each checkpoint also gets `<N>_Step-<M>.ckpt.manifest.json`, listing its suffixes and sizes. It
+is written after the data files and before the pointer, and deleted first by retention, so a
+checkpoint counts as complete exactly when its manifest and every file it lists are present.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from markov.store import ModelStore, StoreDecodeError, StoreKeyError
+from markov.store.base import normalize_prefix
+
+logger = logging.getLogger(__name__)
+
+POINTER_NAME = ".coach_checkpoint"
+LEGACY_POINTER_NAME = "checkpoint"
+LOCK_NAME = ".lock"
+READY_NAME = ".ready"
+FINISHED_NAME = ".finished"
+BOOK_NAME = "deepracer_checkpoints.json"
+MANIFEST_SUFFIX = ".manifest.json"
+NUM_MODELS_TO_KEEP = 4
+
+BestModelMetric = Literal["progress", "reward", "laptime"]
+BEST_MODEL_METRICS: tuple[str, ...] = ("progress", "reward", "laptime")
+
+_CHECKPOINT_NAME = re.compile(r"^(\d+)_Step-(\d+)\.ckpt$")
+_CHECKPOINT_FILE = re.compile(r"^(\d+_Step-\d+\.ckpt)(\..+)$")
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9_.-]+$")
+
+
+class TrainingFinished(Exception):
+    """The trainer marked the run finished (or the caller asked to stop) while waiting."""
+
+
+class IncompleteCheckpoint(RuntimeError):
+    """A checkpoint's files are missing or truncated (not fully published, or retired)."""
+
+
+@dataclass(frozen=True, order=True)
+class CheckpointRef:
+    """Checkpoint `number` trained on `steps` cumulative environment steps."""
+
+    number: int
+    steps: int
+
+    def __post_init__(self) -> None:
+        for field_name in ("number", "steps"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"checkpoint {field_name} must be an integer >= 0, got {value!r}; pass the "
+                    "checkpoint counter and the cumulative number of training steps"
+                )
+
+    @property
+    def name(self) -> str:
+        """The simapp checkpoint name, e.g. '12_Step-34567.ckpt'."""
+        return f"{self.number}_Step-{self.steps}.ckpt"
+
+
+def parse_checkpoint_name(text: str) -> CheckpointRef | None:
+    """The reference named by `text` ('<N>_Step-<M>.ckpt'), or None if it is not such a name."""
+    match = _CHECKPOINT_NAME.match(text.strip())
+    return CheckpointRef(int(match.group(1)), int(match.group(2))) if match else None
+
+
+def model_key(prefix: str, name: str) -> str:
+    """The store key of `name` inside the experiment's model/ folder."""
+    folder = normalize_prefix(prefix)
+    return f"{folder}/model/{name}" if folder else f"model/{name}"
+
+
+def _checkpoint_files(store: ModelStore, prefix: str) -> dict[CheckpointRef, set[str]]:
+    """Suffixes present for every checkpoint directly inside model/."""
+    folder = model_key(prefix, "")
+    found: dict[CheckpointRef, set[str]] = {}
+    for key in store.list(folder):
+        match = _CHECKPOINT_FILE.match(key[len(folder) :])
+        if match is None:
+            continue
+        ref = parse_checkpoint_name(match.group(1))
+        if ref is not None:
+            found.setdefault(ref, set()).add(match.group(2))
+    return found
+
+
+def _read_manifest(store: ModelStore, prefix: str, ref: CheckpointRef) -> dict[str, int] | None:
+    try:
+        manifest = store.get_json(model_key(prefix, ref.name + MANIFEST_SUFFIX))
+    except (StoreKeyError, StoreDecodeError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(
+        isinstance(size, int) and not isinstance(size, bool) for size in files.values()
+    ):
+        return None
+    return dict(files)
+
+
+def _is_complete(store: ModelStore, prefix: str, ref: CheckpointRef, present: set[str]) -> bool:
+    if MANIFEST_SUFFIX not in present:
+        return False
+    manifest = _read_manifest(store, prefix, ref)
+    return manifest is not None and set(manifest) <= present
+
+
+def _validate_files(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    if not files:
+        raise ValueError(
+            "checkpoint files are empty; pass a dict of suffix -> bytes such as "
+            "{'.safetensors': weights}"
+        )
+    for suffix, data in files.items():
+        if not isinstance(suffix, str) or not _SUFFIX.match(suffix) or ".." in suffix:
+            raise ValueError(
+                f"checkpoint file suffix {suffix!r} is invalid; use a suffix starting with '.' "
+                "made of letters, digits, '_', '-' and '.', such as '.safetensors'"
+            )
+        if suffix == MANIFEST_SUFFIX:
+            raise ValueError(
+                f"checkpoint file suffix {suffix!r} is reserved for the manifest; rename it"
+            )
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValueError(
+                f"checkpoint file {suffix!r} must be bytes, got {type(data).__name__}; "
+                "serialise it before publishing"
+            )
+    return {suffix: bytes(data) for suffix, data in files.items()}
+
+
+class CheckpointPublisher:
+    """The trainer's side: publishes checkpoints, the run flags and the ip/ files."""
+
+    def __init__(self, store: ModelStore, prefix: str, keep: int = NUM_MODELS_TO_KEEP) -> None:
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(
+                f"keep must be an integer >= 1, got {keep!r}; the simapp keeps "
+                f"{NUM_MODELS_TO_KEEP} checkpoints"
+            )
+        self._store = store
+        self._prefix = normalize_prefix(prefix)
+        self._keep = keep
+
+    def _key(self, name: str) -> str:
+        return model_key(self._prefix, name)
+
+    def publish(self, number: int, steps: int, files: Mapping[str, bytes]) -> CheckpointRef:
+        """Write checkpoint `number` under .lock, point .coach_checkpoint at it, apply retention.
+
+        The pointer is written only after every file and the manifest, so a reader that follows
+        the pointer always finds a complete checkpoint.
+        """
+        ref = CheckpointRef(number, steps)
+        payload = _validate_files(files)
+        self._store.put_text(self._key(LOCK_NAME), ref.name)
+        try:
+            for suffix, data in payload.items():
+                self._store.put_bytes(self._key(ref.name + suffix), data)
+            manifest = {
+                "checkpoint": ref.name,
+                "files": {suffix: len(data) for suffix, data in payload.items()},
+                "time_stamp": time.time(),
+            }
+            self._store.put_json(self._key(ref.name + MANIFEST_SUFFIX), manifest)
+            self._store.put_text(self._key(POINTER_NAME), ref.name)
+            self._store.put_text(
+                self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
+            )
+            self._retire_old_checkpoints(ref)
+        finally:
+            self._store.delete(self._key(LOCK_NAME))
+        return ref
+
+    def _retire_old_checkpoints(self, newest: CheckpointRef) -> None:
+        """Delete all but the newest `keep` checkpoints, the best, the last and `newest`."""
+        book = CheckpointBook(self._store, self._prefix).read()
+        protected = {newest.name}
+        protected.update(entry.name for entry in (book.best, book.last) if entry is not None)
+        present = _checkpoint_files(self._store, self._prefix)
+        protected.update(ref.name for ref in sorted(present, reverse=True)[: self._keep])
+        for ref, suffixes in present.items():
+            if ref.name in protected:
+                continue
+            ordered = sorted(suffixes, key=lambda suffix: suffix != MANIFEST_SUFFIX)
+            for suffix in ordered:
+                self._store.delete(self._key(ref.name + suffix))
+
+    def clear_run_flags(self) -> None:
+        """Remove .lock, .ready and .finished left by an earlier run in the same prefix."""
+        for name in (LOCK_NAME, READY_NAME, FINISHED_NAME):
+            self._store.delete(self._key(name))
+
+    def mark_ready(self) -> None:
+        """Create model/.ready: the trainer is up and checkpoint 0 is published."""
+        self._store.put_text(self._key(READY_NAME), "")
+
+    def mark_finished(self) -> None:
+        """Create model/.finished: workers stop after their current iteration."""
+        self._store.put_text(self._key(FINISHED_NAME), "")
+
+    def write_ip_files(
+        self, hyperparameters_json: Mapping[str, Any], host: str | None = None
+    ) -> None:
+        """Write ip/hyperparameters.json, ip/ip.json and finally ip/done.
+
+        `host` defaults to this machine's host name. No Redis runs here (episodes travel through
+        the store), so ip.json is informational: it tells which host runs the trainer. `done` is
+        written last so that a worker seeing it finds the other two files complete.
+        """
+        folder = f"{self._prefix}/ip" if self._prefix else "ip"
+        self._store.put_json(f"{folder}/hyperparameters.json", dict(hyperparameters_json))
+        self._store.put_json(f"{folder}/ip.json", {"IP": host or socket.gethostname()})
+        self._store.put_text(f"{folder}/done", "done")
+
+
+class CheckpointReader:
+    """A rollout or evaluation worker's side: finds, waits for and loads checkpoints."""
+
+    def __init__(self, store: ModelStore, prefix: str) -> None:
+        self._store = store
+        self._prefix = normalize_prefix(prefix)
+
+    def _key(self, name: str) -> str:
+        return model_key(self._prefix, name)
+
+    def is_ready(self) -> bool:
+        """Whether the trainer created model/.ready."""
+        return self._store.exists(self._key(READY_NAME))
+
+    def is_finished(self) -> bool:
+        """Whether the trainer created model/.finished."""
+        return self._store.exists(self._key(FINISHED_NAME))
+
+    def latest(self) -> CheckpointRef | None:
+        """The checkpoint named by .coach_checkpoint; None while .lock exists or if none yet."""
+        if self._store.exists(self._key(LOCK_NAME)):
+            return None
+        try:
+            text = self._store.get_text(self._key(POINTER_NAME))
+        except StoreKeyError:
+            return None
+        ref = parse_checkpoint_name(text)
+        if ref is None:
+            logger.warning(
+                "ignoring malformed checkpoint pointer %r in %s/%s; expected '<N>_Step-<M>.ckpt'",
+                text[:80],
+                self._store.url,
+                self._key(POINTER_NAME),
+            )
+        return ref
+
+    def load(self, ref: CheckpointRef) -> dict[str, bytes]:
+        """All files of checkpoint `ref` as suffix -> bytes (the manifest excluded).
+
+        Raises IncompleteCheckpoint naming the missing or truncated files; that happens when
+        retention removed an old checkpoint, so call latest() again.
+        """
+        manifest_key = self._key(ref.name + MANIFEST_SUFFIX)
+        manifest = _read_manifest(self._store, self._prefix, ref)
+        if manifest is None:
+            raise IncompleteCheckpoint(
+                f"checkpoint {ref.name} in {self._store.url} has no readable manifest "
+                f"'{manifest_key}'; it is being written or was retired, so ask latest() again"
+            )
+        files: dict[str, bytes] = {}
+        problems = []
+        for suffix, size in manifest.items():
+            key = self._key(ref.name + suffix)
+            try:
+                files[suffix] = self._store.get_bytes(key)
+            except StoreKeyError:
+                problems.append(f"'{key}' is missing")
+                continue
+            if len(files[suffix]) != size:
+                problems.append(f"'{key}' has {len(files[suffix])} bytes, expected {size}")
+        if problems:
+            raise IncompleteCheckpoint(
+                f"checkpoint {ref.name} in {self._store.url} is incomplete: "
+                + "; ".join(problems)
+                + "; ask latest() again or republish it"
+            )
+        return files
+
+    def wait_for(
+        self,
+        number_at_least: int,
+        timeout_s: float | None,
+        poll_s: float = 0.5,
+        stop: Callable[[], bool] | None = None,
+    ) -> CheckpointRef:
+        """Poll until the pointer names checkpoint >= `number_at_least` and return it.
+
+        Raises TrainingFinished as soon as .finished exists (checked first, so a worker never
+        plays an iteration nobody will train on) or `stop()` returns True, and TimeoutError
+        after `timeout_s` seconds (None: wait forever).
+        """
+        if poll_s <= 0:
+            raise ValueError(f"poll_s must be > 0, got {poll_s!r}; use e.g. 0.5 seconds")
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        seen: CheckpointRef | None = None
+        while True:
+            if stop is not None and stop():
+                raise TrainingFinished(
+                    f"stopped by the caller while waiting for checkpoint >= {number_at_least}"
+                )
+            if self.is_finished():
+                raise TrainingFinished(
+                    f"{self._store.url}/{self._key(FINISHED_NAME)} exists: training is finished"
+                )
+            seen = self.latest()
+            if seen is not None and seen.number >= number_at_least:
+                return seen
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(
+                    f"waited {timeout_s} s for checkpoint >= {number_at_least} in "
+                    f"{self._store.url}/{self._key(POINTER_NAME)}; last seen: "
+                    f"{seen.name if seen else 'none (no pointer yet, or .lock present)'}"
+                )
+            time.sleep(poll_s if remaining is None else min(poll_s, remaining))
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """One checkpoint's evaluation summary in deepracer_checkpoints.json."""
+
+    name: str
+    avg_eval_metric: float | None
+    time_stamp: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object written for this entry."""
+        return {
+            "name": self.name,
+            "avg_eval_metric": self.avg_eval_metric,
+            "time_stamp": self.time_stamp,
+        }
+
+
+@dataclass(frozen=True)
+class BookState:
+    """The best and the last evaluated checkpoints; either may be unknown."""
+
+    best: BookEntry | None
+    last: BookEntry | None
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _entry_from_json(raw: Any) -> BookEntry | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        return None
+    metric = raw["avg_eval_metric"] if "avg_eval_metric" in raw else raw.get("avg_comp_pct")
+    return BookEntry(raw["name"], _finite_or_none(metric), _finite_or_none(raw.get("time_stamp")))
+
+
+def _is_better(candidate: float, incumbent: float | None, metric: str) -> bool:
+    if incumbent is None:
+        return True
+    return candidate < incumbent if metric == "laptime" else candidate > incumbent
+
+
+class CheckpointBook:
+    """model/deepracer_checkpoints.json: which checkpoint was evaluated last and which is best."""
+
+    def __init__(self, store: ModelStore, prefix: str) -> None:
+        self._store = store
+        self.key = model_key(prefix, BOOK_NAME)
+
+    def read(self) -> BookState:
+        """The current state; a missing file (a new training) gives an empty state.
+
+        Both `avg_eval_metric` and the older `avg_comp_pct` are accepted. An unreadable file is
+        logged and treated as empty, because the book only guides retention and model choice.
+        """
+        try:
+            raw = self._store.get_json(self.key)
+        except StoreKeyError:
+            return BookState(best=None, last=None)
+        except StoreDecodeError as error:
+            logger.warning("ignoring unreadable checkpoint book: %s", error)
+            return BookState(best=None, last=None)
+        if not isinstance(raw, dict):
+            logger.warning(
+                "ignoring checkpoint book %s/%s: not a JSON object", self._store.url, self.key
+            )
+            return BookState(best=None, last=None)
+        return BookState(
+            best=_entry_from_json(raw.get("best_checkpoint")),
+            last=_entry_from_json(raw.get("last_checkpoint")),
+        )
+
+    def record(
+        self, name: str, avg_eval_metric: float | None, metric: BestModelMetric = "progress"
+    ) -> BookState:
+        """Record an evaluation of checkpoint `name`: it becomes last, and best if it beats it.
+
+        Higher is better for progress and reward, lower for laptime. A value of None, NaN or
+        infinity (e.g. no lap completed) is stored as null and never becomes best. Ties keep
+        the earlier best.
+        """
+        if metric not in BEST_MODEL_METRICS:
+            raise ValueError(
+                f"best model metric {metric!r} is not supported; use one of {BEST_MODEL_METRICS}"
+            )
+        if parse_checkpoint_name(name) is None:
+            raise ValueError(
+                f"checkpoint name {name!r} is invalid; use the published name, e.g. "
+                "'3_Step-2231.ckpt'"
+            )
+        value = _finite_or_none(avg_eval_metric)
+        entry = BookEntry(name, value, time.time())
+        current = self.read()
+        best = current.best
+        incumbent = None if best is None else best.avg_eval_metric
+        if value is not None and _is_better(value, incumbent, metric):
+            best = entry
+        document: dict[str, Any] = {}
+        if best is not None:
+            document["best_checkpoint"] = best.to_json()
+        document["last_checkpoint"] = entry.to_json()
+        self._store.put_json(self.key, document)
+        return BookState(best=best, last=entry)
+
+
+def find_resume_point(store: ModelStore, prefix: str) -> CheckpointRef | None:
+    """The checkpoint a restarted trainer should continue from, or None for a fresh start.
+
+    That is the checkpoint named by .coach_checkpoint when it is complete; otherwise the newest
+    complete checkpoint in model/. A stale .lock from a crashed trainer is ignored.
+    """
+    present = _checkpoint_files(store, prefix)
+    try:
+        pointed = parse_checkpoint_name(store.get_text(model_key(prefix, POINTER_NAME)))
+    except StoreKeyError:
+        pointed = None
+    if pointed is not None and _is_complete(store, prefix, pointed, present.get(pointed, set())):
+        return pointed
+    if pointed is not None:
+        logger.warning(
+            "checkpoint %s named by %s is incomplete; falling back to the newest complete one",
+            pointed.name,
+            model_key(prefix, POINTER_NAME),
+        )
+    for ref in sorted(present, reverse=True):
+        if _is_complete(store, prefix, ref, present[ref]):
+            return ref
+    return None
