@@ -183,6 +183,11 @@ class Camera:
         W, H = self.width, self.height
         depth = None
         for obj in objects:
+            # Cheap reject: bounding sphere entirely behind the camera.
+            radius = 0.5 * math.sqrt(obj.length**2 + obj.width**2 + obj.height**2)
+            zcen = (obj.x - ox) * fwd[0] + (obj.y - oy) * fwd[1] + (0.5 * obj.height - oz) * fwd[2]
+            if zcen < NEAR_CLIP - radius:
+                continue
             # Projected bounding rectangle of the 8 corners.
             foot = obj.corners()
             corners = np.empty((8, 3))

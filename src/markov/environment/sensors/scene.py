@@ -235,10 +235,16 @@ def _segment_band(grid: _Grid, p, q, half_width: float):
     return sl, inside, u
 
 
+MAX_CELLS = 30_000_000  # a larger field gets a coarser raster (30 MB per uint8 raster)
+
+
 def _build_class_map(center, inner, outer, closed: bool, res: float):
     pts = np.vstack([inner, outer])
     x0, y0 = pts.min(axis=0) - FIELD_MARGIN
     x1, y1 = pts.max(axis=0) + FIELD_MARGIN
+    area = float((x1 - x0) * (y1 - y0))
+    if area / (res * res) > MAX_CELLS:
+        res = math.sqrt(area / MAX_CELLS)
     w_in = math.ceil((x1 - x0) / res)
     h_in = math.ceil((y1 - y0) / res)
     height, width = h_in + 2, w_in + 2
@@ -316,7 +322,7 @@ def _build_class_map(center, inner, outer, closed: bool, res: float):
     cls[-1, :] = WALL
     cls[:, 0] = WALL
     cls[:, -1] = WALL
-    return cls, bounds
+    return cls, bounds, res
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,6 +378,8 @@ class Scene:
         """Scene of a track given as (N, 2) centre / inner / outer polylines in metres.
 
         Cached per geometry: the same arrays (and resolution) give the same Scene object.
+        ``resolution`` is the raster cell size in metres; a field too large for
+        ``MAX_CELLS`` cells gets a coarser one (see ``Scene.resolution``).
         """
         center = _as_xy("center", center)
         inner = _as_xy("inner", inner)
@@ -394,10 +402,10 @@ class Scene:
             if scene is not None:
                 _CACHE.move_to_end(key)
                 return scene
-        class_map, bounds = _build_class_map(center, inner, outer, bool(closed), resolution)
+        class_map, bounds, res = _build_class_map(center, inner, outer, bool(closed), resolution)
         for arr in (center, inner, outer):
             arr.flags.writeable = False
-        scene = cls(center, inner, outer, bool(closed), resolution, class_map, bounds, key)
+        scene = cls(center, inner, outer, bool(closed), res, class_map, bounds, key)
         with _CACHE_LOCK:
             existing = _CACHE.get(key)
             if existing is not None:
