@@ -1,0 +1,140 @@
+"""What a published checkpoint contains, and how a policy is rebuilt from one.
+
+A checkpoint ``<N>_Step-<M>.ckpt`` is two files in the model store (written by
+``markov.sync.CheckpointPublisher``): the policy and value weights as safetensors and a small JSON
+info file. The trainer's Adam state is not part of every checkpoint (it is twice the size of the
+weights); one ``model/trainer_state.pt`` (``torch.save`` output that loads with
+``weights_only=True``) is overwritten for the newest checkpoint so a restarted trainer resumes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import safetensors.torch
+import torch
+
+from markov.agents.clipped_ppo import ClippedPPOAgent
+from markov.environment.model_metadata import ModelMetadata, load_model_metadata
+from markov.environment.sensors import build_observation_space
+from markov.presets.preset import Hyperparameters
+from markov.store import ModelStore
+from markov.sync import CheckpointBook, CheckpointReader, CheckpointRef, parse_checkpoint_name
+
+WEIGHTS_SUFFIX = ".safetensors"
+INFO_SUFFIX = ".info.json"
+TRAINER_STATE = "model/trainer_state.pt"
+
+
+class CheckpointNotFound(FileNotFoundError):
+    """The requested checkpoint is not in the store."""
+
+
+def build_agent(
+    model_metadata: ModelMetadata,
+    hyperparameters: Hyperparameters,
+    *,
+    device: str = "cpu",
+    seed: int | None = None,
+    num_threads: int | None = None,
+) -> ClippedPPOAgent:
+    """A Clipped PPO agent shaped by the model metadata (sensors, network, action space)."""
+    lidar = model_metadata.lidar_config
+    observation_space = build_observation_space(
+        model_metadata.sensors, None if lidar is None else lidar.to_dict()
+    )
+    return ClippedPPOAgent(
+        observation_space,
+        model_metadata.action_space.gym_space,
+        model_metadata.neural_network,
+        hyperparameters,
+        device=device,
+        seed=seed,
+        num_threads=num_threads,
+    )
+
+
+def checkpoint_files(agent: ClippedPPOAgent, info: Mapping[str, Any]) -> dict[str, bytes]:
+    """Serialise an agent into the suffix -> bytes files of one checkpoint (no pickle)."""
+    weights = safetensors.torch.save(
+        agent.state_tensors(), metadata={"neural_network": agent.neural_network.value}
+    )
+    return {WEIGHTS_SUFFIX: weights, INFO_SUFFIX: json.dumps(dict(info), sort_keys=True).encode()}
+
+
+def load_weights(agent: ClippedPPOAgent, files: Mapping[str, bytes]) -> None:
+    """Load a checkpoint's weights into ``agent`` (shapes are checked by the agent)."""
+    agent.load_state_tensors(safetensors.torch.load(files[WEIGHTS_SUFFIX]))
+
+
+def checkpoint_info(files: Mapping[str, bytes]) -> dict[str, Any]:
+    """The JSON info the trainer stored with a checkpoint (iteration, episodes, ...)."""
+    return json.loads(files[INFO_SUFFIX])
+
+
+def save_trainer_state(
+    store: ModelStore, prefix: str, agent: ClippedPPOAgent, checkpoint_name: str
+) -> None:
+    """Overwrite the trainer's optimizer state, tagged with the checkpoint it belongs to."""
+    buffer = io.BytesIO()
+    torch.save({"checkpoint": checkpoint_name, "optimizer": agent.optimizer_state()}, buffer)
+    store.put_bytes(f"{prefix}/{TRAINER_STATE}", buffer.getvalue())
+
+
+def load_trainer_state(
+    store: ModelStore, prefix: str, agent: ClippedPPOAgent, checkpoint_name: str
+) -> bool:
+    """Restore the optimizer state if it belongs to ``checkpoint_name``; False otherwise."""
+    key = f"{prefix}/{TRAINER_STATE}"
+    if not store.exists(key):
+        return False
+    state = torch.load(io.BytesIO(store.get_bytes(key)), weights_only=True)
+    if state.get("checkpoint") != checkpoint_name:
+        return False
+    agent.load_optimizer_state(state["optimizer"])
+    return True
+
+
+def find_checkpoint(
+    store: ModelStore, prefix: str, which: Literal["last", "best"] | str = "last"
+) -> CheckpointRef:
+    """The checkpoint named by ``which``: "last", "best" (deepracer_checkpoints.json) or a name."""
+    if which not in ("last", "best"):
+        ref = parse_checkpoint_name(which)
+        if ref is None:
+            raise CheckpointNotFound(
+                f"EVAL_CHECKPOINT is {which!r}; use 'last', 'best' or a checkpoint name such as "
+                "'3_Step-2231.ckpt'."
+            )
+        return ref
+    if which == "best":
+        best = CheckpointBook(store, prefix).read().best
+        if best is not None:
+            ref = parse_checkpoint_name(best.name)
+            if ref is not None:
+                return ref
+    ref = CheckpointReader(store, prefix).latest()
+    if ref is None:
+        raise CheckpointNotFound(
+            f"No checkpoint under {store.url}/{prefix}/model: train a model first, or check the "
+            "store URL and the prefix (the experiment id)."
+        )
+    return ref
+
+
+def load_policy(
+    store: ModelStore, prefix: str, which: str = "last", *, num_threads: int | None = None
+) -> tuple[ClippedPPOAgent, CheckpointRef, ModelMetadata]:
+    """Rebuild the policy of a trained model from the store, for evaluation or export."""
+    metadata_key = f"{prefix}/model/model_metadata.json"
+    if not store.exists(metadata_key):
+        raise CheckpointNotFound(f"{metadata_key} is missing in {store.url}: not a trained model.")
+    model_metadata = load_model_metadata(store.get_json(metadata_key))
+    hyperparameters = Hyperparameters()
+    agent = build_agent(model_metadata, hyperparameters, num_threads=num_threads)
+    ref = find_checkpoint(store, prefix, which)
+    load_weights(agent, CheckpointReader(store, prefix).load(ref))
+    return agent, ref, model_metadata

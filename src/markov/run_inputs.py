@@ -1,0 +1,155 @@
+"""The inputs of a training run in the model store, and how workers read them back.
+
+Under the run's prefix (the experiment id) a notebook or the CLI writes, before any worker starts:
+
+- ``training_params.yaml`` (``S3_YAML_NAME``): DeepRacer's world keys, all values strings;
+  ``training_params_<i>.yaml`` optionally gives rollout worker ``i`` its own settings;
+- ``reward_function.py`` (``REWARD_FILE_S3_KEY``);
+- ``model/model_metadata.json`` (``MODEL_METADATA_FILE_S3_KEY``);
+- ``hyperparameters.json``: the learner's hyperparameters; the trainer publishes the resolved
+  values as ``ip/hyperparameters.json``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from markov.environment.model_metadata import ModelMetadata, load_model_metadata
+from markov.environment.reward_function import reward_function_from_source
+from markov.presets.preset import Hyperparameters, load_hyperparameters
+from markov.rewards import default as default_reward
+from markov.store import ModelStore
+
+TRAINING_PARAMS = "training_params.yaml"
+REWARD_FUNCTION = "reward_function.py"
+MODEL_METADATA = "model/model_metadata.json"
+HYPERPARAMETERS = "hyperparameters.json"
+
+
+class RunInputError(ValueError):
+    """A run input is missing from the store or cannot be read."""
+
+
+def worker_params_key(prefix: str, worker: int) -> str:
+    """Key of worker ``i``'s own training_params file (multi-config runs)."""
+    return f"{prefix}/training_params_{worker}.yaml"
+
+
+def training_params(
+    prefix: str,
+    world_name: str,
+    num_workers: int,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """The training_params.yaml keys the engine needs, as strings (DRfC-style DeepRacer keys)."""
+    params = {
+        "JOB_TYPE": "TRAINING",
+        "WORLD_NAME": world_name,
+        "SAGEMAKER_SHARED_S3_PREFIX": prefix,
+        "METRICS_S3_OBJECT_KEY": f"{prefix}/metrics/TrainingMetrics.json",
+        "SIMTRACE_S3_PREFIX": prefix,
+        "MODEL_METADATA_FILE_S3_KEY": f"{prefix}/{MODEL_METADATA}",
+        "REWARD_FILE_S3_KEY": f"{prefix}/{REWARD_FUNCTION}",
+        "NUM_WORKERS": str(num_workers),
+        "RACE_TYPE": "TIME_TRIAL",
+        "CHANGE_START_POSITION": "true",
+        "ALTERNATE_DRIVING_DIRECTION": "false",
+        "REVERSE_DIR": "false",
+        "NUMBER_OF_RESETS": "0",
+        "MIN_EVAL_TRIALS": "5",
+        "BEST_MODEL_METRIC": "progress",
+        "BODY_SHELL_TYPE": "deepracer",
+        "CAR_COLOR": "Blue",
+    }
+    params.update({key: _as_yaml_string(value) for key, value in (overrides or {}).items()})
+    return params
+
+
+def dump_params(params: Mapping[str, Any]) -> str:
+    """YAML text with every value quoted as a string, as DeepRacer's templates keep them."""
+    return yaml.safe_dump(
+        {key: _as_yaml_string(value) for key, value in params.items()},
+        sort_keys=False,
+        default_style=None,
+        allow_unicode=True,
+    )
+
+
+def write_run_inputs(
+    store: ModelStore,
+    prefix: str,
+    *,
+    world_name: str,
+    num_workers: int,
+    model_metadata: ModelMetadata,
+    hyperparameters: Hyperparameters,
+    reward_source: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    worker_params: Mapping[int, Mapping[str, Any]] | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Write a run's inputs; existing inputs are kept unless ``overwrite`` (nothing is lost)."""
+    source = reward_source if reward_source is not None else inspect.getsource(default_reward)
+    reward_function_from_source(source, REWARD_FUNCTION)  # fail now, not in a worker
+    base = training_params(prefix, world_name, num_workers, params)
+    files = {
+        f"{prefix}/{TRAINING_PARAMS}": dump_params(base),
+        f"{prefix}/{REWARD_FUNCTION}": source,
+    }
+    for worker, extra in (worker_params or {}).items():
+        files[worker_params_key(prefix, worker)] = dump_params({**base, **extra})
+    for key, text in files.items():
+        if overwrite or not store.exists(key):
+            store.put_text(key, text)
+    for key, value in [
+        (f"{prefix}/{MODEL_METADATA}", model_metadata.to_json_dict()),
+        (f"{prefix}/{HYPERPARAMETERS}", hyperparameters.to_json_dict()),
+    ]:
+        if overwrite or not store.exists(key):
+            store.put_json(key, value)
+
+
+def read_params(store: ModelStore, key: str) -> dict[str, str]:
+    """A training_params YAML from the store as a dict of strings."""
+    text = _required_text(store, key, "the training_params YAML (S3_YAML_NAME)")
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise RunInputError(f"{key} is not valid YAML: {error}") from error
+    if not isinstance(loaded, dict):
+        raise RunInputError(f"{key} must be a YAML mapping of KEY: \"value\" lines.")
+    return {str(k): "" if v is None else str(v) for k, v in loaded.items()}
+
+
+def read_model_metadata(store: ModelStore, key: str) -> ModelMetadata:
+    """The run's validated model metadata."""
+    if not store.exists(key):
+        raise RunInputError(f"{key} is missing in {store.url}: upload model_metadata.json first.")
+    return load_model_metadata(store.get_json(key))
+
+
+def read_reward_source(store: ModelStore, key: str) -> str:
+    """The run's reward function source code."""
+    return _required_text(store, key, "the reward function (REWARD_FILE_S3_KEY)")
+
+
+def read_hyperparameters(store: ModelStore, prefix: str) -> Hyperparameters:
+    """The learner's hyperparameters (defaults for any key that is not given)."""
+    key = f"{prefix}/{HYPERPARAMETERS}"
+    return load_hyperparameters(store.get_json(key)) if store.exists(key) else Hyperparameters()
+
+
+def _required_text(store: ModelStore, key: str, what: str) -> str:
+    if not store.exists(key):
+        raise RunInputError(f"{key} ({what}) is missing in {store.url}; write the run inputs.")
+    return store.get_text(key)
+
+
+def _as_yaml_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
