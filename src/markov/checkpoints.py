@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import safetensors.torch
 import torch
 
 from markov.agents.clipped_ppo import ClippedPPOAgent
+from markov.agents.export import export_model_archive
 from markov.environment.model_metadata import ModelMetadata, load_model_metadata
 from markov.environment.sensors import build_observation_space
 from markov.presets.preset import Hyperparameters
@@ -138,3 +141,26 @@ def load_policy(
     ref = find_checkpoint(store, prefix, which)
     load_weights(agent, CheckpointReader(store, prefix).load(ref))
     return agent, ref, model_metadata
+
+
+def export_archives(
+    store: ModelStore, prefix: str, agent: ClippedPPOAgent, model_metadata: ModelMetadata
+) -> list[str]:
+    """Write the last and best policies as ONNX archives (``<prefix>/export/*-model.tar.gz``).
+
+    Each archive holds ``model.onnx``, ``model_metadata.json`` and the safetensors weights, for
+    use outside training. ``agent`` is reused as scratch: its weights are replaced.
+    """
+    reader = CheckpointReader(store, prefix)
+    written = []
+    for label, which in (("final", "last"), ("best", "best")):
+        ref = find_checkpoint(store, prefix, which)
+        load_weights(agent, reader.load(ref))
+        with tempfile.TemporaryDirectory() as folder:
+            archive = export_model_archive(
+                agent, model_metadata.to_json_dict(), Path(folder) / "model.tar.gz"
+            )
+            key = f"{prefix}/export/{label}-model.tar.gz"
+            store.put_bytes(key, archive.read_bytes())
+        written.append(key)
+    return written

@@ -1,57 +1,57 @@
-"""`make run`: drive a scripted centre-line car for one lap on a built-in track and summarise it."""
+"""`make run`: train on a built-in track with 2 local rollout workers until the first lap.
+
+Training stops when an in-training evaluation episode completes a lap (or after the time
+limit), then the summary names the run's folder, the iterations, the wall time and the best lap.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
-from markov.environment import DeepRacerRacetrackEnv
-from markov.environment.scripted import CenterLineDriver
+from markov.local_training import LocalTrainingRun, prepare_default_inputs
 from markov.tracks import BUILTIN_TRACKS
 
-
-def scripted_lap(track: str, speed: float) -> dict:
-    """Run one episode with the pure-pursuit driver and return its summary."""
-    env = DeepRacerRacetrackEnv(track, params={"CHANGE_START_POSITION": "false"})
-    env.reset(seed=0)
-    driver = CenterLineDriver(speed=speed)
-    total_reward, started = 0.0, time.perf_counter()
-    while True:
-        _, reward, terminated, truncated, info = env.step(driver.act(env))
-        total_reward += reward
-        if terminated or truncated:
-            break
-    wall = time.perf_counter() - started
-    steps = int(info["params"]["steps"])
-    return {
-        "track": track,
-        "status": info["episode_status"],
-        "progress": info["params"]["progress"],
-        "steps": steps,
-        "lap_time_s": (steps - 1) / 15.0,
-        "total_reward": total_reward,
-        "wall_s": wall,
-        "track_length_m": info["params"]["track_length"],
-    }
+DEFAULT_STORE = Path("runs") / "store"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--track", default="Workshop_Oval", choices=sorted(BUILTIN_TRACKS))
-    parser.add_argument("--speed", type=float, default=1.5, help="scripted speed, m/s")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-time", type=float, default=900.0, help="seconds of training")
+    parser.add_argument("--store", default=str(DEFAULT_STORE), help="model store folder")
     args = parser.parse_args()
-    summary = scripted_lap(args.track, args.speed)
-    print(f"Scripted lap on {summary['track']} ({summary['track_length_m']:.2f} m):")
-    print(f"  status        {summary['status']}")
-    print(f"  progress      {summary['progress']:.1f} %")
-    print(f"  steps         {summary['steps']}")
-    print(f"  lap time      {summary['lap_time_s']:.2f} s simulated")
-    print(f"  total reward  {summary['total_reward']:.1f}")
+    prefix = time.strftime("make-run-%Y%m%d-%H%M%S")
+    prepare_default_inputs(args.store, prefix, args.workers, args.track)
     print(
-        f"  wall time     {summary['wall_s']:.2f} s "
-        f"({summary['lap_time_s'] / summary['wall_s']:.0f}x real time)"
+        f"Training a DeepRacer model on {args.track} with {args.workers} rollout workers until "
+        f"the first evaluation lap (at most {args.max_time:.0f} s)."
     )
+    run = LocalTrainingRun(
+        args.store,
+        prefix,
+        args.workers,
+        extra_env={"STOP_ON_EVAL_PROGRESS": "100", "MAX_TRAINING_TIME_S": str(args.max_time)},
+    )
+    summary = run.run()
+    lap = (
+        "no complete lap yet"
+        if summary.best_lap_time_s is None
+        else (f"{summary.best_lap_time_s:.2f} s")
+    )
+    print()
+    print("Summary")
+    print(f"  track                {args.track}")
+    print(f"  iterations           {summary.iterations}")
+    print(f"  wall time            {summary.wall_seconds:.0f} s")
+    print(f"  best eval progress   {summary.best_eval_progress:.0f} %")
+    print(f"  best lap time        {lap}")
+    print(f"  best checkpoint      {summary.best_checkpoint}")
+    print(f"  run folder           {summary.run_folder}")
+    return summary.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

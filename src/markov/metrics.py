@@ -118,7 +118,15 @@ def _completion(value: float) -> int:
 class TrainingMetricsWriter:
     """One worker's training metrics file (§5): metrics list, version 2.0, best_model_metric."""
 
-    def __init__(self, store: ModelStore, key: str, best_model_metric: str = "progress") -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        key: str,
+        best_model_metric: str = "progress",
+        *,
+        keep_existing: bool = False,
+    ) -> None:
+        """``keep_existing`` continues the entries already in the file (a restarted worker)."""
         if best_model_metric not in BEST_MODEL_METRICS:
             raise MetricsFormatError(
                 f"best_model_metric {best_model_metric!r} is not supported; use one of "
@@ -128,6 +136,13 @@ class TrainingMetricsWriter:
         self.key = key
         self._best_model_metric = best_model_metric
         self._entries: list[dict[str, Any]] = []
+        if keep_existing and store.exists(key):
+            self._entries = list(read_training_metrics(store, key).metrics)
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """The entries written so far (oldest first)."""
+        return list(self._entries)
 
     def add_episode(
         self,

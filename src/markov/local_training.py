@@ -1,0 +1,385 @@
+"""Local runner: a trainer and N rollout workers as processes on this machine, store = a folder.
+
+    python -m markov.local_training --store runs/store --prefix my-experiment --workers 2
+
+Writes default run inputs where the prefix has none (a notebook writes its own first), starts
+``markov.training_worker`` and ``markov.rollout_worker`` processes with the simapp's environment
+variables, prints one progress line per iteration, restarts a rollout worker that dies, stops
+every child on Ctrl-C or when the trainer fails, and exits 0 only when training succeeded.
+Children's output goes to ``<store>/<prefix>/logs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from markov.environment.model_metadata import default_model_metadata
+from markov.metrics import read_training_metrics, training_metrics_key
+from markov.presets.preset import Hyperparameters
+from markov.run_inputs import worker_params_key, write_run_inputs
+from markov.store import open_store
+from markov.store.folder import FolderStore
+from markov.sync import CheckpointBook, CheckpointPublisher, CheckpointReader
+
+DEFAULT_TRACK = "Workshop_Oval"
+MAX_WORKER_RESTARTS = 5
+POLL_S = 0.5
+STOP_GRACE_S = 10.0
+WORKERLESS_GRACE_S = 60.0
+
+
+class RunnerError(RuntimeError):
+    """The run could not start or did not finish cleanly."""
+
+
+@dataclass
+class Child:
+    """A worker process and where its output goes."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    log_file: TextIO | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_file = open(self.log_path, "a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            self.command,
+            env=self.env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class RunSummary:
+    """What a finished local run reports."""
+
+    prefix: str
+    run_folder: Path
+    iterations: int
+    wall_seconds: float
+    best_eval_progress: float
+    best_lap_time_s: float | None
+    best_checkpoint: str | None
+    exit_code: int
+
+
+class LocalTrainingRun:
+    """Starts, watches and stops the processes of one local training run."""
+
+    def __init__(
+        self,
+        store_dir: str | os.PathLike[str],
+        prefix: str,
+        workers: int,
+        *,
+        extra_env: dict[str, str] | None = None,
+        printer: Callable[[str], None] = print,
+    ) -> None:
+        if workers < 1:
+            raise RunnerError(f"--workers is {workers}; start at least one rollout worker.")
+        self.store = open_store(os.fspath(store_dir))
+        if not isinstance(self.store, FolderStore):
+            raise RunnerError("the local runner needs a folder store (a path or file:// URL)")
+        self.prefix = prefix.strip("/")
+        self.workers = workers
+        self.extra_env = dict(extra_env or {})
+        self.printer = printer
+        self.run_folder = Path(self.store.local_path(self.prefix))
+        self._children: list[Child] = []
+        self._reported = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def run(self) -> RunSummary:
+        """Run to the end; Ctrl-C stops every child and raises KeyboardInterrupt."""
+        self._claim()
+        started = time.monotonic()
+        try:
+            exit_code = self._supervise()
+        finally:
+            self._stop_all()
+            self._release()
+        return self._summary(exit_code, time.monotonic() - started)
+
+    def _supervise(self) -> int:
+        logs = self.run_folder / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        # flags of an earlier run on this prefix would make fresh workers exit at once
+        CheckpointPublisher(self.store, self.prefix).clear_run_flags()
+        base = self._base_env()
+        trainer = Child(
+            "trainer",
+            [sys.executable, "-m", "markov.training_worker"],
+            base,
+            logs / "trainer.log",
+        )
+        self._children = [trainer]
+        for index in range(self.workers):
+            env = {**base, "ROLLOUT_IDX": str(index)}
+            own_params = worker_params_key(self.prefix, index)
+            if index > 0 and self.store.exists(own_params):
+                env["S3_YAML_NAME"] = own_params
+            self._children.append(
+                Child(
+                    f"rollout-{index}",
+                    [sys.executable, "-m", "markov.rollout_worker"],
+                    env,
+                    logs / f"rollout-{index}.log",
+                )
+            )
+        for child in self._children:
+            child.start()
+        idle_since: float | None = None
+        self.printer(
+            f"Training {self.prefix}: 1 trainer + {self.workers} rollout worker(s); logs in {logs}"
+        )
+        while True:
+            time.sleep(POLL_S)
+            self._report_progress()
+            code = trainer.poll()
+            if code is not None:
+                self._report_progress()
+                if code != 0:
+                    self.printer(f"The trainer failed (exit {code}). Last lines:\n{trainer.tail()}")
+                    return 1
+                self._wait_for_workers()
+                return 0
+            if all(child.poll() == 0 for child in self._children[1:]):
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > WORKERLESS_GRACE_S:
+                    self.printer(
+                        "Every rollout worker has exited but the trainer still waits for "
+                        f"episodes. Last trainer lines:\n{trainer.tail()}"
+                    )
+                    return 1
+            else:
+                idle_since = None
+            for child in self._children[1:]:
+                code = child.poll()
+                if code is None or code == 0:
+                    continue
+                if child.restarts >= MAX_WORKER_RESTARTS:
+                    self.printer(
+                        f"{child.name} failed {child.restarts + 1} times (exit {code}). "
+                        f"Last lines:\n{child.tail()}"
+                    )
+                    return 1
+                child.restarts += 1
+                child.close()
+                self.printer(f"{child.name} exited with {code}; restarting it ({child.restarts})")
+                child.start()
+
+    def _wait_for_workers(self) -> None:
+        deadline = time.monotonic() + STOP_GRACE_S * 3
+        while time.monotonic() < deadline:
+            if all(child.poll() is not None for child in self._children[1:]):
+                return
+            time.sleep(POLL_S)
+
+    def _stop_all(self) -> None:
+        for child in self._children:
+            child.stop()
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and any(c.poll() is None for c in self._children):
+            time.sleep(0.1)
+        for child in self._children:
+            child.kill()
+            if child.process is not None:
+                child.process.wait()
+            child.close()
+
+    # ------------------------------------------------------------------ one run per prefix
+    def _claim(self) -> None:
+        """Refuse to start when another local run is training on this prefix."""
+        marker = self.run_folder / "runner.json"
+        if marker.exists():
+            try:
+                pid = json.loads(marker.read_text())["pid"]
+                os.kill(pid, 0)
+            except (OSError, ValueError, KeyError):
+                pass
+            else:
+                raise RunnerError(
+                    f"Training {self.prefix} is already running (process {pid}). Stop it "
+                    "first, or start a new experiment with another prefix."
+                )
+        self.run_folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+
+    def _release(self) -> None:
+        (self.run_folder / "runner.json").unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ reporting
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "MODEL_STORE_URL": self.store.url,
+                "SAGEMAKER_SHARED_S3_PREFIX": self.prefix,
+                "NUM_WORKERS": str(self.workers),
+                "S3_YAML_NAME": f"{self.prefix}/training_params.yaml",
+                "PYTHONUNBUFFERED": "1",
+                "DR_PARENT_PID": str(os.getpid()),
+                "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1"),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def iteration_history(self) -> list[dict[str, Any]]:
+        """The trainer's per-iteration records so far."""
+        key = f"{self.prefix}/metrics/trainer.json"
+        return self.store.get_json(key) if self.store.exists(key) else []
+
+    def _report_progress(self) -> None:
+        history = self.iteration_history()
+        evaluations = self._evaluation_progress()
+        for record in history[self._reported :]:
+            k = record["iteration"]
+            seconds = record["rollout_seconds"] + record["update_seconds"]
+            rate = record["transitions"] / max(record["rollout_seconds"], 1e-9)
+            evaluated = evaluations.get(k)
+            shown = "   -  " if evaluated is None else f"{evaluated:5.1f}%"
+            self.printer(
+                f"iteration {k:3d} | episodes {record['episodes']:3d} | "
+                f"mean reward {record['mean_reward']:8.2f} | "
+                f"mean progress {record['mean_progress']:5.1f}% | eval progress {shown} | "
+                f"{rate:6.0f} steps/s | {seconds:5.1f} s"
+            )
+        self._reported = len(history)
+
+    def _evaluation_progress(self) -> dict[int, float]:
+        """Mean in-training evaluation progress per iteration (worker 0's metrics)."""
+        key = training_metrics_key(self.prefix, 0)
+        if not self.store.exists(key):
+            return {}
+        entries = read_training_metrics(self.store, key).metrics
+        per_iteration: dict[int, list[float]] = {}
+        trials = max((m["trial"] for m in entries if m["phase"] == "training"), default=1)
+        for entry in entries:
+            if entry["phase"] == "evaluation":
+                iteration = (entry["episode"] - 1) // max(trials, 1)
+                per_iteration.setdefault(iteration, []).append(entry["completion_percentage"])
+        return {k: sum(v) / len(v) for k, v in per_iteration.items()}
+
+    def _summary(self, exit_code: int, wall: float) -> RunSummary:
+        book = CheckpointBook(self.store, self.prefix).read()
+        latest = CheckpointReader(self.store, self.prefix).latest()
+        key = training_metrics_key(self.prefix, 0)
+        entries = read_training_metrics(self.store, key).metrics if self.store.exists(key) else []
+        evaluations = [m for m in entries if m["phase"] == "evaluation"]
+        laps = [
+            m["elapsed_time_in_milliseconds"] / 1000
+            for m in evaluations
+            if m["episode_status"] == "Lap complete"
+        ]
+        return RunSummary(
+            prefix=self.prefix,
+            run_folder=self.run_folder,
+            iterations=0 if latest is None else latest.number,
+            wall_seconds=wall,
+            best_eval_progress=max((m["completion_percentage"] for m in evaluations), default=0),
+            best_lap_time_s=min(laps) if laps else None,
+            best_checkpoint=None if book.best is None else book.best.name,
+            exit_code=exit_code,
+        )
+
+
+def prepare_default_inputs(store_dir: str, prefix: str, workers: int, track: str) -> None:
+    """Write default inputs (workshop model, hyperparameters, centre-line reward) if missing."""
+    write_run_inputs(
+        open_store(store_dir),
+        prefix,
+        world_name=track,
+        num_workers=workers,
+        model_metadata=default_model_metadata(),
+        hyperparameters=Hyperparameters(),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", required=True, help="folder of the model store")
+    parser.add_argument("--prefix", required=True, help="experiment id (the run's prefix)")
+    parser.add_argument("--workers", type=int, default=1, help="rollout workers")
+    parser.add_argument("--track", default=DEFAULT_TRACK, help="track for default inputs")
+    parser.add_argument("--max-time", type=float, help="wall-clock limit in seconds")
+    parser.add_argument(
+        "--stop-at-eval-progress",
+        type=float,
+        help="stop once an in-training evaluation episode reaches this progress (e.g. 100)",
+    )
+    parser.add_argument("--sync-type", choices=["SYNC", "ASYNC"], default="SYNC")
+    parser.add_argument("--rollout-timeout", type=float, help="seconds to wait for late workers")
+    return parser
+
+
+def runner_env(args: argparse.Namespace) -> dict[str, str]:
+    """Environment variables for the children from the command-line options."""
+    env = {"DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE": args.sync_type}
+    if args.max_time is not None:
+        env["MAX_TRAINING_TIME_S"] = str(args.max_time)
+    if args.stop_at_eval_progress is not None:
+        env["STOP_ON_EVAL_PROGRESS"] = str(args.stop_at_eval_progress)
+    if args.rollout_timeout is not None:
+        env["ROLLOUT_TIMEOUT_S"] = str(args.rollout_timeout)
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    prepare_default_inputs(args.store, args.prefix, args.workers, args.track)
+    run = LocalTrainingRun(args.store, args.prefix, args.workers, extra_env=runner_env(args))
+    try:
+        summary = run.run()
+    except KeyboardInterrupt:
+        print("Stopped: every worker was terminated.")
+        return 130
+    except RunnerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"Finished {summary.prefix}: {summary.iterations} iterations in "
+        f"{summary.wall_seconds:.0f} s; best evaluation progress "
+        f"{summary.best_eval_progress:.0f}%; run folder {summary.run_folder}"
+    )
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
