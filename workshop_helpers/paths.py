@@ -1,0 +1,39 @@
+"""Where the workshop's files live: the repository, its artifacts, the runs and the build output.
+
+Everything is found from this package's own location, so the notebooks work from any current
+directory. Only the runs folder can move: set ``DR_RUNS_DIR`` to keep runs elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RUNS_DIR_ENV = "DR_RUNS_DIR"
+
+
+def repo_root() -> Path:
+    """The repository folder that holds ``workshop_helpers/`` and ``src/``."""
+    return Path(__file__).resolve().parent.parent
+
+
+def markov_dir() -> Path:
+    """The engine's source folder, ``src/markov``."""
+    return repo_root() / "src" / "markov"
+
+
+def artifacts_dir() -> Path:
+    """``src/artifacts``: YAML templates, action-space presets and reward examples."""
+    return repo_root() / "src" / "artifacts"
+
+
+def runs_dir() -> Path:
+    """Where experiments keep the learner's inputs and the local store: ``$DR_RUNS_DIR`` or
+    ``<repo>/runs`` (git-ignored)."""
+    override = os.environ.get(RUNS_DIR_ENV)
+    return Path(override).expanduser().resolve() if override else repo_root() / "runs"
+
+
+def build_dir() -> Path:
+    """``<repo>/build``: generated bundles such as ``output.tar.gz`` (not committed)."""
+    return repo_root() / "build"

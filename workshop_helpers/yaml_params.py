@@ -1,0 +1,273 @@
+"""The simulation YAML files (training_params.yaml and friends): fill, validate and write them.
+
+The four templates in ``src/artifacts/yaml`` hold every key with its template value, as quoted
+strings. They also define what kind of value each key takes: a template value "true"/"false"
+marks a boolean, "0" a whole number and "2.0" a number. The engine decides the rest: the keys a
+training run reads come from ``markov.run_inputs.training_params``, the world keys are checked by
+``WorldConfig.from_params`` and track names by ``markov.tracks``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from markov.environment.world_config import PASS_THROUGH_KEYS, WorldConfig, WorldConfigError
+from markov.metrics import evaluation_metrics_key
+from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, dump_params, training_params
+from markov.simtrace import format_run_timestamp
+from markov.tracks import available_tracks, load_track
+from markov.tracks.official import resolve_route_file
+from workshop_helpers.experiment import Experiment
+from workshop_helpers.paths import artifacts_dir
+
+TEMPLATE_KINDS = ("training", "evaluation", "head2head", "tournament")
+EVALUATION_PARAMS = "evaluation_params.yaml"
+TRAINING_MP4_FOLDER = "iteration-data/training"
+EVALUATION_MP4_FOLDER = "mp4"
+RACE_TYPE_DEFAULTS: dict[str, dict[str, str]] = {
+    "TIME_TRIAL": {},
+    "OBJECT_AVOIDANCE": {"NUMBER_OF_OBSTACLES": "6"},
+    "HEAD_TO_BOT": {"NUMBER_OF_BOT_CARS": "3"},
+}
+"""What the workshop changes in the template for each race type it trains."""
+
+ONE_CAR_LIST_KEYS = ("OBJECT_POSITIONS",)
+"""List-valued keys of a one-car file; the engine reads them back from the written text."""
+
+_BOOLEAN, _INTEGER, _NUMBER, _TEXT = "boolean", "whole number", "number", "text"
+
+
+class ParamsError(ValueError):
+    """A simulation YAML key or value the simulator cannot use."""
+
+
+def load_template(kind: str) -> dict[str, Any]:
+    """A fresh copy of one template: "training", "evaluation", "head2head" or "tournament"."""
+    if kind not in TEMPLATE_KINDS:
+        raise ParamsError(f"template kind is {kind!r}; use one of {', '.join(TEMPLATE_KINDS)}")
+    return copy.deepcopy(_templates()[kind])
+
+
+def training_params_for(
+    experiment: Experiment,
+    world_name: str | None = None,
+    race_type: str = "TIME_TRIAL",
+    num_workers: int = 1,
+    **overrides: Any,
+) -> dict[str, str]:
+    """training_params.yaml for this experiment, validated.
+
+    The template is filled as in the workshop notebook (buckets, MP4 keys, race-type defaults);
+    the keys the engine reads come from ``markov.run_inputs.training_params`` so workers find
+    the run's files; ``overrides`` (YAML key = value) are applied last. ``world_name`` defaults
+    to the experiment's track.
+    """
+    _check_workers(num_workers)
+    prefix, bucket = experiment.prefix, experiment.bucket
+    params = load_template("training")
+    params.update(
+        {
+            "SAGEMAKER_SHARED_S3_BUCKET": bucket,
+            "METRICS_S3_BUCKET": bucket,
+            "SIMTRACE_S3_BUCKET": bucket,
+            "MP4_S3_BUCKET": bucket,
+            "MP4_S3_OBJECT_PREFIX": f"{prefix}/{TRAINING_MP4_FOLDER}",
+            **RACE_TYPE_DEFAULTS.get(race_type, {}),
+        }
+    )
+    world = world_name or experiment.world_name
+    params.update(
+        training_params(prefix, world, num_workers, {"RACE_TYPE": race_type, **overrides})
+    )
+    validate_params(params)
+    return params
+
+
+def evaluation_params_for(
+    experiment: Experiment,
+    world_name: str | None = None,
+    number_of_trials: int = 3,
+    race_type: str = "TIME_TRIAL",
+    timestamp: datetime | str | None = None,
+    **overrides: Any,
+) -> dict[str, str]:
+    """evaluation_params.yaml for this experiment's model, validated.
+
+    Results go where DRfC puts them, so deepracer-utils finds them next to the training files:
+    ``<prefix>/evaluation-<YYYYmmddHHMMSS>/`` (simtrace) and ``<prefix>/metrics/`` (metrics).
+    ``timestamp`` (default now, UTC) names that evaluation run; give the evaluation worker the
+    same stamp as ``EVALUATION_ID`` so its simtrace folder matches these keys.
+    """
+    prefix, bucket = experiment.prefix, experiment.bucket
+    stamp = format_run_timestamp(timestamp or datetime.now(UTC))
+    params = load_template("evaluation")
+    params.update(
+        {
+            "WORLD_NAME": world_name or experiment.world_name,
+            "MODEL_S3_BUCKET": bucket,
+            "MODEL_S3_PREFIX": prefix,
+            "MODEL_METADATA_FILE_S3_KEY": f"{prefix}/{MODEL_METADATA}",
+            "METRICS_S3_BUCKET": bucket,
+            "METRICS_S3_OBJECT_KEY": evaluation_metrics_key(prefix, stamp),
+            "SIMTRACE_S3_BUCKET": bucket,
+            "SIMTRACE_S3_PREFIX": f"{prefix}/evaluation-{stamp}",
+            "MP4_S3_BUCKET": bucket,
+            "MP4_S3_OBJECT_PREFIX": f"{prefix}/{EVALUATION_MP4_FOLDER}",
+            "NUMBER_OF_TRIALS": _as_yaml_string(number_of_trials),
+            "RACE_TYPE": race_type,
+            **RACE_TYPE_DEFAULTS.get(race_type, {}),
+        }
+    )
+    params.update({key: _as_yaml_string(value) for key, value in overrides.items()})
+    validate_params(params)
+    return params
+
+
+def validate_params(params: Mapping[str, Any]) -> None:
+    """Raise ParamsError naming the key, the value and the fix for anything the simulator
+    cannot use: unknown keys, values that are not strings or not of the key's kind, an unknown
+    track or race type, and world settings out of range."""
+    if not isinstance(params, Mapping):
+        raise ParamsError(f"params must be a mapping of YAML keys to strings, got {params!r}")
+    for key, value in params.items():
+        _check_key(key)
+        for item in value if isinstance(value, list) else [value]:
+            _check_value(key, item)
+    _check_world_name(params.get("WORLD_NAME"))
+    world_keys = {key: value for key, value in params.items() if key in _world_config_keys()}
+    try:
+        WorldConfig.from_params(world_keys, evaluation=params.get("JOB_TYPE") == "EVALUATION")
+    except WorldConfigError as error:
+        raise ParamsError(str(error)) from None
+
+
+def write_params(
+    experiment: Experiment,
+    params: Mapping[str, Any],
+    name: str = TRAINING_PARAMS,
+    overwrite: bool = False,
+) -> Path:
+    """Validate and save ``params`` as ``runs/<id>/<name>`` with every value a quoted string.
+
+    Writes one car's settings (training or evaluation): per-car lists (head-to-head,
+    tournament) are refused; OBJECT_POSITIONS may be a list.
+    """
+    if Path(name).name != name or not name.endswith(".yaml"):
+        raise ParamsError(f"name is {name!r}; use a plain file name such as {TRAINING_PARAMS!r}")
+    validate_params(params)
+    for key, value in params.items():
+        if isinstance(value, list) and key not in ONE_CAR_LIST_KEYS:
+            raise ParamsError(
+                f"{key} is a list {value!r}; write_params writes one car's settings, so give "
+                f"{key} a single quoted string"
+            )
+    return experiment.write_input(name, dump_params(params), overwrite)
+
+
+@cache
+def _templates() -> dict[str, dict[str, Any]]:
+    folder = artifacts_dir() / "yaml"
+    return {
+        kind: yaml.safe_load((folder / f"{kind}_yaml_template.yaml").read_text(encoding="utf-8"))
+        for kind in TEMPLATE_KINDS
+    }
+
+
+@cache
+def _key_kinds() -> dict[str, str]:
+    """The kind of value each template key takes, read from its template value."""
+    kinds: dict[str, str] = {}
+    for template in _templates().values():
+        for key, value in template.items():
+            kinds[key] = _kind_of(value[0] if isinstance(value, list) else value)
+    return kinds
+
+
+@cache
+def _world_config_keys() -> frozenset[str]:
+    fields = {field.name.upper() for field in dataclasses.fields(WorldConfig)}
+    return frozenset(fields | PASS_THROUGH_KEYS)
+
+
+def _kind_of(template_value: str) -> str:
+    if template_value in ("true", "false"):
+        return _BOOLEAN
+    if template_value.isdigit():
+        return _INTEGER
+    try:
+        float(template_value)
+    except ValueError:
+        return _TEXT
+    return _NUMBER
+
+
+def _check_key(key: Any) -> None:
+    known = set(_key_kinds()) | _world_config_keys()
+    if isinstance(key, str) and key in known:
+        return
+    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.75)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ParamsError(
+        f"unknown key {key!r}; {hint}Fix its spelling or remove it (the simulator only reads "
+        "the keys of file-formats.md §1)"
+    )
+
+
+def _check_value(key: str, value: Any) -> None:
+    if value is None:
+        raise ParamsError(f'{key} has no value; write {key}: "" for an empty value')
+    if not isinstance(value, str):
+        raise ParamsError(
+            f"{key} is {value!r} ({type(value).__name__}); write it as a quoted string, "
+            f'{key}: "{_as_yaml_string(value)}", so the simulator reads it exactly as written'
+        )
+    kind = _key_kinds().get(key, _TEXT)
+    if kind == _BOOLEAN and value.strip().lower() not in ("true", "false"):
+        raise ParamsError(f'{key} is {value!r}; it is a yes/no setting: use "true" or "false"')
+    if kind in (_INTEGER, _NUMBER):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or (kind == _INTEGER and not number.is_integer()):
+            example = "3" if kind == _INTEGER else "0.05"
+            raise ParamsError(
+                f'{key} is {value!r}; it must be a {kind} in quotes, e.g. "{example}"'
+            )
+
+
+def _check_world_name(world_name: Any) -> None:
+    example = f"e.g. {available_tracks()[0]!r}"
+    if not isinstance(world_name, str) or not world_name.strip():
+        raise ParamsError(f"WORLD_NAME is {world_name!r}; set it to a track name, {example}")
+    if world_name in available_tracks():
+        return
+    is_path = world_name.endswith(".npy") or "/" in world_name
+    try:
+        if is_path:
+            load_track(world_name)
+        else:
+            resolve_route_file(world_name, download=False)
+    except (OSError, ValueError) as error:
+        raise ParamsError(f"WORLD_NAME is {world_name!r}: {error}") from None
+
+
+def _check_workers(num_workers: int) -> None:
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise ParamsError(f"num_workers is {num_workers!r}; use a whole number of workers >= 1")
+
+
+def _as_yaml_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
