@@ -129,12 +129,20 @@ class LocalTrainingRun:
         """Run to the end; Ctrl-C stops every child and raises KeyboardInterrupt."""
         self._claim()
         started = time.monotonic()
+        exit_code = 130
         try:
             exit_code = self._supervise()
         finally:
             self._stop_all()
+            summary = self._summary(exit_code, time.monotonic() - started)
+            self._write_result(summary)
             self._release()
-        return self._summary(exit_code, time.monotonic() - started)
+        return summary
+
+    def _write_result(self, summary: RunSummary) -> None:
+        """Leave the outcome in ``runner_result.json`` for notebooks that started us detached."""
+        result = {**summary.__dict__, "run_folder": str(summary.run_folder), "time": time.time()}
+        self.store.put_json(f"{self.prefix}/runner_result.json", result)
 
     def _supervise(self) -> int:
         logs = self.run_folder / "logs"
@@ -239,6 +247,7 @@ class LocalTrainingRun:
                     "first, or start a new experiment with another prefix."
                 )
         self.run_folder.mkdir(parents=True, exist_ok=True)
+        self.store.delete(f"{self.prefix}/runner_result.json")
         marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
 
     def _release(self) -> None:

@@ -1,0 +1,80 @@
+"""The backend interface: start, watch and stop training and evaluation jobs of an experiment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from workshop_helpers.experiment import Experiment
+
+
+class BackendError(RuntimeError):
+    """A job could not be started, found or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What to train: rollout workers, limits and extra environment for the engine."""
+
+    num_workers: int = 1
+    max_time_s: float | None = None
+    stop_at_eval_progress: float | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """One evaluation job: a track and a number of trials for the experiment's model."""
+
+    world_name: str
+    number_of_trials: int = 3
+    evaluation_id: str = ""
+    checkpoint: str = "best"
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job's name and state: ``starting``, ``running``, ``completed``, ``failed``, ``stopped``."""
+
+    name: str
+    state: str
+    detail: str = ""
+
+    @property
+    def done(self) -> bool:
+        """True once the job will not change any more."""
+        return self.state in ("completed", "failed", "stopped")
+
+
+class Backend(Protocol):
+    """What a place to run the engine offers the notebooks."""
+
+    name: str
+
+    def start_training(self, experiment: Experiment, request: TrainingRequest) -> list[JobState]:
+        """Start the trainer and the rollout workers; refuse while a training runs."""
+        ...
+
+    def training_jobs(self, experiment: Experiment) -> list[JobState]:
+        """The state of the experiment's training jobs (empty before any start)."""
+        ...
+
+    def stop_training(self, experiment: Experiment) -> list[JobState]:
+        """Stop every training job of the experiment."""
+        ...
+
+    def start_evaluations(
+        self, experiment: Experiment, requests: list[EvaluationRequest]
+    ) -> list[JobState]:
+        """Start one evaluation job per request, in parallel."""
+        ...
+
+    def evaluation_jobs(self, experiment: Experiment) -> list[JobState]:
+        """The state of the experiment's evaluation jobs."""
+        ...
+
+    def logs(self, experiment: Experiment, job: str, lines: int = 40) -> str:
+        """The last lines of a job's log."""
+        ...

@@ -1,0 +1,101 @@
+"""Start, watch and stop a training run from a notebook, on whichever backend it uses."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from IPython.display import clear_output, display
+from tqdm.auto import tqdm
+
+from markov.metrics import read_training_metrics, training_metrics_key
+from workshop_helpers.backends import JobState, TrainingRequest, get_backend
+from workshop_helpers.budget import Budget, workshop_budget
+from workshop_helpers.experiment import Experiment
+from workshop_helpers.plotting import plot_training_progress
+from workshop_helpers.viewer import LiveGrid
+
+
+def start_training(
+    experiment: Experiment, workers: int = 1, budget: Budget | None = None, **extra_env: str
+) -> list[JobState]:
+    """Start the trainer and ``workers`` rollout workers; refused while a training runs."""
+    budget = budget or workshop_budget()
+    request = TrainingRequest(
+        num_workers=workers,
+        max_time_s=budget.max_training_time_s,
+        stop_at_eval_progress=budget.stop_at_eval_progress,
+        extra_env=extra_env,
+    )
+    return get_backend(experiment).start_training(experiment, request)
+
+
+def training_state(experiment: Experiment) -> JobState | None:
+    """The training job's current state (None before it was started)."""
+    jobs = get_backend(experiment).training_jobs(experiment)
+    return jobs[0] if jobs else None
+
+
+def stop_training(experiment: Experiment) -> JobState | None:
+    """Stop every training process of the experiment."""
+    jobs = get_backend(experiment).stop_training(experiment)
+    return jobs[0] if jobs else None
+
+
+def training_metrics(experiment: Experiment, worker: int = 0) -> list[dict[str, Any]]:
+    """Rows of a worker's training metrics JSON (empty before the first episode)."""
+    store = experiment.open_store()
+    key = training_metrics_key(experiment.prefix, 0)
+    if worker > 0:
+        key = key.replace(".json", f"_{worker}.json")
+    return list(read_training_metrics(store, key).metrics) if store.exists(key) else []
+
+
+def trainer_iterations(experiment: Experiment) -> list[dict[str, Any]]:
+    """The trainer's per-iteration records (episodes, transitions, mean reward, losses)."""
+    store = experiment.open_store()
+    key = f"{experiment.prefix}/metrics/trainer.json"
+    return store.get_json(key) if store.exists(key) else []
+
+
+def watch_training(
+    experiment: Experiment,
+    refresh_s: float = 5.0,
+    timeout_s: float | None = None,
+    live_graph: bool = True,
+) -> JobState | None:
+    """Refresh the reward graph until training ends (or ``timeout_s``); returns the final state.
+
+    With ``live_graph=False`` only a progress bar over iterations is shown.
+    """
+    started = time.monotonic()
+    bar = tqdm(desc="iterations", unit="it")
+    state = training_state(experiment)
+    while state is not None and not state.done:
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            break
+        bar.n = len(trainer_iterations(experiment))
+        bar.set_postfix_str(state.detail)
+        bar.refresh()
+        rows = training_metrics(experiment)
+        if live_graph and rows:
+            clear_output(wait=True)
+            display(plot_training_progress(rows))
+        time.sleep(refresh_s)
+        state = training_state(experiment)
+    bar.n = len(trainer_iterations(experiment))
+    bar.close()
+    return state
+
+
+def latest_frames(experiment: Experiment, workers: int = 1):
+    """A figure with each rollout worker's latest camera and top-down frames."""
+    return LiveGrid(experiment.open_store(), experiment.prefix, workers).render()
+
+
+def watch_workers(
+    experiment: Experiment, workers: int, refresh_s: float = 1.0, duration_s: float | None = None
+) -> int:
+    """Every worker's live stream in a grid until training ends; returns frames shown."""
+    grid = LiveGrid(experiment.open_store(), experiment.prefix, workers)
+    return grid.run(refresh_s=refresh_s, duration_s=duration_s)
