@@ -4,6 +4,11 @@ One ``step(a_t)`` (simulator-contract.md §1.2): compute the reward params and r
 pose in which ``a_t`` was chosen, with ``a_t``'s commanded values; call the reward function (RUN
 phase only); advance the calibrated car model by 1/15 s; render the next observation. Every
 episode starts with a PREPARE step that does not move the car and pays 0.
+
+OBJECT_AVOIDANCE and HEAD_TO_BOT races add obstacles or bot cars (``objects.TrackObjects``):
+they are re-placed on every reset, bot cars move with simulated time, a collision is the reset
+rule ``crashed`` (a bot car that runs into the agent pauses instead), and the object keys of the
+params, the sensors and the top-down view all see them. Without objects none of this runs.
 """
 
 from __future__ import annotations
@@ -30,13 +35,25 @@ from markov.environment.model_metadata import (
     default_model_metadata,
     load_model_metadata,
 )
+from markov.environment.objects import TrackObjects, lane_pose
 from markov.environment.reward_function import RewardFunction, load_reward_function
 from markov.environment.reward_params import (
     build_reward_params,
     copy_reward_params,
+    frustum_camera_offsets,
     measure_pose,
+    object_reward_params,
 )
-from markov.environment.sensors import Scene, SensorSuite, TopDownRenderer
+from markov.environment.sensors import (
+    CAMERA_SENSORS,
+    DISCRETIZED_SECTOR_LIDAR,
+    LIDAR,
+    SECTOR_LIDAR,
+    Scene,
+    SensorSuite,
+    TopDownRenderer,
+)
+from markov.environment.sensors.lidar import LIDAR_CLIP_HIGH, SECTOR_LIDAR_CLIPPING_DIST
 from markov.environment.world_config import WorldConfig
 from markov.rewards.default import reward_function as default_reward_function
 from markov.tracks import Track, load_track
@@ -116,6 +133,16 @@ class DeepRacerRacetrackEnv(gym.Env):
         self._suites: dict[bool, SensorSuite] = {}
         self._topdown: dict[bool, TopDownRenderer] = {}
         self.observation_space = self._suite(self.config.reverse_dir).observation_space
+        self._track_objects: dict[bool, TrackObjects] = {}
+        self._has_objects = self.config.obstacle_count + self.config.bot_car_count > 0
+        if self._has_objects:
+            self._objects_for(self.config.reverse_dir)  # a layout that does not fit fails here
+        self._camera_offsets = frustum_camera_offsets(self.sensor_names)
+        self._sees_with_camera = any(name in CAMERA_SENSORS for name in self.sensor_names)
+        self._lidar_reach = max(
+            (_lidar_reach(name, self._lidar_config) for name in self.sensor_names), default=0.0
+        )
+        self._objects: TrackObjects | None = None
 
         self.sim_time = 0.0
         self.episode_index = 0
@@ -160,7 +187,14 @@ class DeepRacerRacetrackEnv(gym.Env):
             suite.rng = self.np_random
 
         self.track = self._track(self.reverse_dir)
-        x, y, yaw = self.track.start_pose(self.start_ndist)
+        self._objects = None
+        if self._has_objects:
+            self._objects = self._objects_for(self.reverse_dir)
+            self._objects.reset(self.np_random)
+        self._episode_start_time = self.sim_time
+        self._obstacle_crash_counter = 0
+        self._mercy_obstacle = -1
+        x, y, yaw = self._start_pose()
         self._car = dynamics.CarState(x, y, yaw)
         self._phase = PREPARE
         self._steps = 0
@@ -198,13 +232,17 @@ class DeepRacerRacetrackEnv(gym.Env):
         is_offtrack = not bool(on_road.any())
         moved = distance_moved(*self._previous_origin, car.x, car.y)
         self._previous_origin = (car.x, car.y)
+        objects = self._objects
 
+        collided = -1
         if phase == RUN:
+            if objects is not None:
+                collided = self._collision(objects, car, geometry.ndist)
             status = self._rules.evaluate(
                 progress=progress,
                 prev_progress=self._prev_progress,
                 off_track=is_offtrack,
-                crashed=False,
+                crashed=collided >= 0,
                 moved_m=moved,
             )
         else:
@@ -222,6 +260,17 @@ class DeepRacerRacetrackEnv(gym.Env):
             steering_angle=steering_cmd,
             sim_time=self.sim_time,
         )
+        if objects is not None:
+            params.update(
+                object_reward_params(
+                    objects,
+                    geometry.ndist * track.length,
+                    car.x,
+                    car.y,
+                    car.yaw,
+                    self._camera_offsets,
+                )
+            )
         pause_shown = self._pause_remaining if phase == PAUSE else 0.0
         if phase == RUN:
             reward = self.reward_fn(copy_reward_params(params), private=True)
@@ -230,17 +279,22 @@ class DeepRacerRacetrackEnv(gym.Env):
             reward = 0.0
             physical = (0.0, 0.0)
 
+        previous_progress = self._prev_progress
         self._prev_progress = 0.0 if progress >= 100.0 else progress
-        terminated = self._apply_status(status)
+        # a crash respawns from this step's progress, the other rules from the previous one's
+        respawn_progress = progress if status == "crashed" else previous_progress
+        terminated = self._apply_status(status, respawn_progress, collided)
         truncated = not terminated and self._steps >= self.config.max_episode_steps
         self._done = terminated or truncated
 
         row_time = self.sim_time
-        if self._phase == RUN and phase == RUN:
+        if self._phase == RUN and phase == RUN and self._car is car:
             self._car = dynamics.step(car, physical[0], physical[1])
-        elif self._phase == RUN:
+        elif self._phase == RUN:  # starting to run, or respawned without a pause
             self._car = dynamics.step(_at_rest(self._car), 0.0, 0.0)
         self.sim_time += dynamics.STEP_S
+        if objects is not None:
+            objects.advance(self.sim_time - self._episode_start_time)
         self._trail.append(front_point(self._car.x, self._car.y, self._car.yaw))
         observation = self._observe()
 
@@ -262,9 +316,11 @@ class DeepRacerRacetrackEnv(gym.Env):
             "tstamp": row_time,
             "episode_status": status,
             "pause_duration": pause_shown,
-            "obstacle_crash_counter": 0,
+            "obstacle_crash_counter": self._obstacle_crash_counter,
             "wall_clock": self._wall_clock(),
         }
+        if self._done:
+            self._obstacle_crash_counter = 0
         info = {
             "params": params,
             "simtrace": simtrace,
@@ -283,7 +339,13 @@ class DeepRacerRacetrackEnv(gym.Env):
             renderer = TopDownRenderer(self._scene(self.reverse_dir))
             self._topdown[self.reverse_dir] = renderer
         car = self._car
-        return renderer.render(car.x, car.y, car.yaw, trail=np.asarray(self._trail))
+        objects = () if self._objects is None else self._objects.boxes
+        return renderer.render(car.x, car.y, car.yaw, objects, trail=np.asarray(self._trail))
+
+    @property
+    def objects(self) -> TrackObjects | None:
+        """This episode's obstacles and bot cars (None in a race without objects)."""
+        return self._objects
 
     @property
     def car(self) -> dynamics.CarState:
@@ -296,7 +358,7 @@ class DeepRacerRacetrackEnv(gym.Env):
         self._previous_origin = (x, y)
 
     # ----------------------------------------------------------------- episode logic
-    def _apply_status(self, status: str) -> bool:
+    def _apply_status(self, status: str, respawn_progress: float, collided: int) -> bool:
         """Update phase, laps and resets for this step's status; True when the episode ends."""
         if self._phase == PREPARE:
             self._phase = RUN
@@ -314,29 +376,79 @@ class DeepRacerRacetrackEnv(gym.Env):
             if self._resets_used >= self.config.number_of_resets:
                 return True
             self._resets_used += 1
-            self._respawn()
+            if status == "crashed" and self._objects.is_bot(collided):
+                self._rules.clear()  # rear-ended a bot car: wait where the car stands
+            else:
+                self._respawn(respawn_progress)
             penalty = self.config.penalty_for(status)
             if penalty > 0:
                 self._phase = PAUSE
                 self._pause_remaining = penalty
         return False
 
-    def _respawn(self) -> None:
-        """Put the car back on the nearer lane at the centre-line distance of its progress."""
+    def _collision(self, objects: TrackObjects, car: dynamics.CarState, ndist: float) -> int:
+        """The object the agent crashed into, or -1 (§9.2, §9.3).
+
+        A bot car that hits the agent from behind is not the agent's crash: the bot cars pause
+        for PENALTY_SECONDS instead.
+        """
+        hit = objects.first_collision(car.x, car.y, car.yaw)
+        if hit >= 0 and objects.is_bot(hit) and objects.agent_is_ahead(hit, ndist):
+            objects.pause_bots(self.sim_time - self._episode_start_time)
+            return -1
+        return hit
+
+    def _start_pose(self) -> tuple[float, float, float]:
+        """Start on the centre line, or in training on the lane opposite an object that stands
+        within 1 m of the start (§6.1)."""
+        x, y, yaw = self.track.start_pose(self.start_ndist)
+        objects = self._objects
+        if objects is not None and self._episode_is_training:
+            arc = self.start_ndist * self.track.length
+            near = objects.nearest(arc, obstacles_only=False)
+            if near >= 0:
+                x, y, yaw = lane_pose(self.track, arc, inner=not objects.inner[near])
+        return x, y, yaw
+
+    def _respawn(self, progress: float) -> None:
+        """Put the car back on the nearer lane at the centre-line distance of ``progress``, or
+        RESET_BEHIND_DIST behind a static obstacle near that point, on the other lane (§6.4)."""
         track = self.track
-        arc = (self.start_ndist + self._prev_progress / 100.0) * track.length
-        cx, cy = track.center.interpolate(arc)
-        car = self._car
-        best = None
-        for lane in (track.inner_lane, track.outer_lane):
-            near = lane.project(cx, cy)
-            gap = math.hypot(car.x - near.x, car.y - near.y)
-            if best is None or gap < best[0]:
-                best = (gap, near.x, near.y, lane.direction_at(near.arc_length))
-        _, x, y, yaw = best
+        arc = (self.start_ndist + progress / 100.0) * track.length
+        objects = self._objects
+        near = -1 if objects is None else objects.nearest(arc, obstacles_only=True)
+        if near >= 0:
+            arc = objects.distances[near] + self._respawn_offset(near)
+            x, y, yaw = lane_pose(track, arc, inner=not objects.inner[near])
+        else:
+            cx, cy = track.center.interpolate(arc)
+            car = self._car
+            best = None
+            for lane in (track.inner_lane, track.outer_lane):
+                point = lane.project(cx, cy)
+                gap = math.hypot(car.x - point.x, car.y - point.y)
+                if best is None or gap < best[0]:
+                    best = (gap, point.x, point.y, lane.direction_at(point.arc_length))
+            _, x, y, yaw = best
         self._car = dynamics.CarState(x, y, yaw)
         self._previous_origin = (x, y)
         self._rules.clear()
+
+    def _respawn_offset(self, obstacle: int) -> float:
+        """Metres from an obstacle to the respawn point: behind it, or ahead of it on the
+        MAX_RESETS_AFTER_CRASH-th reset at the same obstacle when ENABLE_MERCY_RESET is on."""
+        config = self.config
+        if not config.enable_mercy_reset:
+            return -config.reset_behind_dist
+        if obstacle != self._mercy_obstacle:
+            self._mercy_obstacle = obstacle
+            self._obstacle_crash_counter = 1
+        else:
+            self._obstacle_crash_counter += 1
+        if self._obstacle_crash_counter == config.max_resets_after_crash:
+            self._obstacle_crash_counter = 0
+            return config.reset_ahead_dist
+        return -config.reset_behind_dist
 
     def _advance_start(self) -> None:
         """Round-robin start and direction alternation after a training episode (§6.2)."""
@@ -377,9 +489,31 @@ class DeepRacerRacetrackEnv(gym.Env):
             )
         return self._suites[reverse]
 
+    def _objects_for(self, reverse: bool) -> TrackObjects:
+        if reverse not in self._track_objects:
+            self._track_objects[reverse] = TrackObjects(self.config, self._track(reverse))
+        return self._track_objects[reverse]
+
     def _observe(self) -> dict[str, np.ndarray]:
         car = self._car
-        return self._suite(self.reverse_dir).observe(car.x, car.y, car.yaw)
+        suite = self._suite(self.reverse_dir)
+        if self._objects is None or not (self._sees_with_camera or self._lidar_reach):
+            return suite.observe(car.x, car.y, car.yaw)
+        seen = self._objects.boxes_seen(
+            car.x, car.y, car.yaw, self._sees_with_camera, self._lidar_reach
+        )
+        return suite.observe(car.x, car.y, car.yaw, seen)
+
+
+def _lidar_reach(sensor: str, lidar_config: Mapping[str, Any] | None) -> float:
+    """Metres within which objects can change a lidar sensor's observation (0: not a lidar)."""
+    if sensor == LIDAR:
+        return LIDAR_CLIP_HIGH
+    if sensor == SECTOR_LIDAR:
+        return SECTOR_LIDAR_CLIPPING_DIST
+    if sensor == DISCRETIZED_SECTOR_LIDAR:
+        return float((lidar_config or {}).get("clipping_dist", 2.0))
+    return 0.0
 
 
 def _at_rest(state: dynamics.CarState) -> dynamics.CarState:

@@ -2,14 +2,33 @@
 
 Every position-based key uses the front reference point 0.14 m ahead of the car origin
 (simulator-contract.md §2.2-§2.5); ``speed`` and ``steering_angle`` are the commanded values.
+The object keys (§2.3) come from ``object_reward_params`` when the race has objects.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from markov.environment.objects import TrackObjects
+from markov.environment.sensors.camera import (
+    CAMERA_PITCH,
+    CAMERA_X,
+    CAMERA_Z,
+    HORIZONTAL_FOV,
+    IMAGE_HEIGHT,
+    IMAGE_WIDTH,
+    STEREO_OFFSET,
+)
+from markov.environment.sensors.suite import STEREO_CAMERAS
 from markov.tracks import Track
+
+# The frustum the simapp tests ``object_in_camera`` against (markov/cameras/frustum.py).
+FRUSTUM_NEAR_M = 0.2
+FRUSTUM_FAR_M = 300.0
+_HALF_WIDTH_SLOPE = math.tan(0.5 * HORIZONTAL_FOV)
+_HALF_HEIGHT_SLOPE = _HALF_WIDTH_SLOPE * IMAGE_HEIGHT / IMAGE_WIDTH
 
 
 @dataclass(frozen=True)
@@ -67,7 +86,10 @@ def build_reward_params(
     steering_angle: float,
     sim_time: float,
 ) -> dict:
-    """The params dict in the simapp's key set, types and units (§2.3); no objects yet."""
+    """The params dict in the simapp's key set, types and units (§2.3).
+
+    The object keys hold their no-object defaults; ``object_reward_params`` replaces them.
+    """
     return {
         "all_wheels_on_track": bool(all_wheels_on_track),
         "x": geometry.front_x,
@@ -116,3 +138,70 @@ def heading_degrees(yaw_rad: float) -> float:
     """Yaw in degrees within (-180, 180]."""
     degrees = math.degrees(math.atan2(math.sin(yaw_rad), math.cos(yaw_rad)))
     return 180.0 if degrees == -180.0 else degrees
+
+
+def frustum_camera_offsets(sensors: Sequence[str]) -> tuple[float, ...]:
+    """Lateral offsets (m) of the cameras whose frustums ``object_in_camera`` tests.
+
+    Two stereo lenses at +-0.03 m with STEREO_CAMERAS, otherwise the single front camera (also
+    for lidar-only cars, as in the simapp).
+    """
+    return (STEREO_OFFSET, -STEREO_OFFSET) if STEREO_CAMERAS in sensors else (0.0,)
+
+
+def object_reward_params(
+    objects: TrackObjects,
+    model_arc: float,
+    car_x: float,
+    car_y: float,
+    car_yaw: float,
+    camera_offsets: Sequence[float],
+) -> dict:
+    """The object keys of the params dict (§2.3) for the front point at ``model_arc`` metres
+    along the centre line and the car origin pose ``(car_x, car_y, car_yaw)``.
+
+    Lists are fresh copies in insertion order (obstacles, then bot cars); headings in radians.
+    """
+    closest = objects.closest(model_arc)
+    return {
+        "closest_objects": closest,
+        "objects_location": [[x, y] for x, y in zip(objects.xs, objects.ys, strict=True)],
+        "objects_distance": objects.distances.copy(),
+        "objects_distance_from_center": objects.center_offsets.copy(),
+        "objects_left_of_center": objects.left_of_center.copy(),
+        "objects_heading": objects.headings,
+        "objects_speed": objects.speeds.copy(),
+        "object_in_camera": in_camera_frustum(
+            objects.floor_points(closest[1]), car_x, car_y, car_yaw, camera_offsets
+        ),
+    }
+
+
+def in_camera_frustum(
+    points: Sequence[tuple[float, float, float]],
+    car_x: float,
+    car_y: float,
+    car_yaw: float,
+    camera_offsets: Sequence[float],
+) -> bool:
+    """Whether any world point (x, y, z) lies strictly inside a camera frustum of the car.
+
+    Each camera sits at (0.14529, offset, 0.13033) m in the car frame, pitched down 0.2618 rad,
+    with a 1.13 rad horizontal field of view, a 4:3 image, and clip planes at 0.2 m and 300 m.
+    """
+    c, s = math.cos(car_yaw), math.sin(car_yaw)
+    sp, cp = math.sin(CAMERA_PITCH), math.cos(CAMERA_PITCH)
+    for offset in camera_offsets:
+        cam_x = car_x + CAMERA_X * c - offset * s
+        cam_y = car_y + CAMERA_X * s + offset * c
+        for px, py, pz in points:
+            rx, ry, rz = px - cam_x, py - cam_y, pz - CAMERA_Z
+            ahead = rx * c + ry * s  # horizontal distance along the heading
+            depth = cp * ahead - sp * rz
+            if not FRUSTUM_NEAR_M < depth < FRUSTUM_FAR_M:
+                continue
+            across = rx * s - ry * c  # to the camera's right
+            up = sp * ahead + cp * rz
+            if abs(across) < depth * _HALF_WIDTH_SLOPE and abs(up) < depth * _HALF_HEIGHT_SLOPE:
+                return True
+    return False

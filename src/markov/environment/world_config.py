@@ -2,18 +2,28 @@
 
 All YAML values are strings in DeepRacer's templates ("true", "0.05"); they are converted and
 validated here, with defaults from simulator-contract.md §6.6 for training or evaluation jobs.
+
+Objects follow DRfC: the obstacle keys act only when ``RACE_TYPE`` is ``OBJECT_AVOIDANCE`` and
+the bot-car keys only when it is ``HEAD_TO_BOT`` (other race types validate and ignore them).
+Their defaults are DRfC's (6 obstacles, 3 bot cars) and the simapp's (§9).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+import yaml
+
 RACE_TYPES = ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT", "HEAD_TO_MODEL", "F1")
 BEST_MODEL_METRICS = ("progress", "reward", "laptime")
 MAX_EPISODE_STEPS = 100_000
+OBSTACLE_TYPES = ("box_obstacle", "deepracer_box_obstacle", "amazon_box_obstacle")
+INNER_LANE, OUTER_LANE = 1, -1
+"""Lane numbers of ``OBJECT_POSITIONS`` entries ("ndist,lane")."""
 
 # Keys that appear in DeepRacer YAML files but do not change the simulated world. They are
 # accepted (so a real training_params.yaml loads unchanged) and ignored by the environment.
@@ -28,12 +38,7 @@ PASS_THROUGH_KEYS = frozenset(
     CAMERA_SUB_ENABLE ENABLE_EXTRA_KVS_OVERLAY ENABLE_KINESIS ENABLE_GUI ENABLE_EPISODE_SIMTRACE
     HEARTBEAT_S3_LOCATION S3_ENDPOINT_URL ROLLOUT_IDX TRACK_DIRECTION_CLOCKWISE METRIC_NAME
     METRIC_NAMESPACE SQS_QUEUE_URL KINESIS_WEBRTC_SIGNALING_CHANNEL_NAME MIN_EVAL_TRIALS
-    BEST_MODEL_METRIC ENABLE_DOMAIN_RANDOMIZATION RACE_DURATION MULTI_CONFIG
-    NUMBER_OF_OBSTACLES MIN_DISTANCE_BETWEEN_OBSTACLES RANDOMIZE_OBSTACLE_LOCATIONS
-    IS_OBSTACLE_BOT_CAR OBSTACLE_TYPE OBJECT_POSITIONS NUMBER_OF_BOT_CARS IS_LANE_CHANGE
-    LOWER_LANE_CHANGE_TIME UPPER_LANE_CHANGE_TIME LANE_CHANGE_DISTANCE
-    MIN_DISTANCE_BETWEEN_BOT_CARS RANDOMIZE_BOT_CAR_LOCATIONS BOT_CAR_SPEED
-    RESET_BEHIND_DIST""".split()
+    BEST_MODEL_METRIC ENABLE_DOMAIN_RANDOMIZATION RACE_DURATION MULTI_CONFIG""".split()
 )
 
 
@@ -60,6 +65,28 @@ class WorldConfig:
     number_of_trials: int = 1
     number_of_reverse_counts: int = 15
     max_episode_steps: int = MAX_EPISODE_STEPS
+    # OBJECT_AVOIDANCE (simulator-contract.md §9.1)
+    number_of_obstacles: int = 6
+    min_distance_between_obstacles: float = 2.0  # percent of the track length
+    randomize_obstacle_locations: bool = False
+    is_obstacle_bot_car: bool = False
+    obstacle_type: str = "box_obstacle"
+    object_positions: tuple[tuple[float, int], ...] = ()  # (ndist, lane); overrides the count
+    # HEAD_TO_BOT (§9.2)
+    number_of_bot_cars: int = 3
+    min_distance_between_bot_cars: float = 2.0  # metres
+    randomize_bot_car_locations: bool = False
+    bot_car_speed: float = 0.2
+    is_lane_change: bool = False
+    lower_lane_change_time: float = 3.0
+    upper_lane_change_time: float = 5.0
+    lane_change_distance: float = 1.0
+    penalty_seconds: float = 2.0  # a bot car's pause after it runs into the agent
+    # Respawn next to a static obstacle (§6.4), with the simapp's optional "mercy reset".
+    reset_behind_dist: float = 1.0
+    enable_mercy_reset: bool = False
+    reset_ahead_dist: float = 1.0
+    max_resets_after_crash: int = 3
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, evaluation: bool = False) -> WorldConfig:
@@ -71,7 +98,9 @@ class WorldConfig:
         for key, raw in params.items():
             if not isinstance(key, str):
                 raise WorldConfigError(f"training_params key {key!r} must be a string")
-            if key in known:
+            if key == "OBJECT_POSITIONS":
+                values["object_positions"] = parse_object_positions(raw)
+            elif key in known:
                 values[known[key].name] = _convert(key, raw, known[key].type)
             elif key not in PASS_THROUGH_KEYS:
                 suggestion = difflib.get_close_matches(
@@ -84,6 +113,18 @@ class WorldConfig:
         config = cls(**{**defaults, **values})
         config._check()
         return config
+
+    @property
+    def obstacle_count(self) -> int:
+        """Obstacles in the world: none unless RACE_TYPE is OBJECT_AVOIDANCE."""
+        if self.race_type != "OBJECT_AVOIDANCE":
+            return 0
+        return len(self.object_positions) or self.number_of_obstacles
+
+    @property
+    def bot_car_count(self) -> int:
+        """Bot cars in the world: none unless RACE_TYPE is HEAD_TO_BOT."""
+        return self.number_of_bot_cars if self.race_type == "HEAD_TO_BOT" else 0
 
     def penalty_for(self, status: str) -> float:
         """Seconds of pause after a reset rule fires with resets remaining."""
@@ -125,6 +166,55 @@ class WorldConfig:
         ]:
             if value < 0:
                 raise WorldConfigError(f"{key} is {value}; a penalty is seconds >= 0.")
+        self._check_objects()
+
+    def _check_objects(self) -> None:
+        for key, value in [
+            ("NUMBER_OF_OBSTACLES", self.number_of_obstacles),
+            ("NUMBER_OF_BOT_CARS", self.number_of_bot_cars),
+        ]:
+            if value < 0:
+                raise WorldConfigError(f"{key} is {value}; use a whole number >= 0 (0 = none).")
+        if self.max_resets_after_crash < 1:
+            raise WorldConfigError(
+                f"MAX_RESETS_AFTER_CRASH is {self.max_resets_after_crash}; use a whole number "
+                ">= 1 (crashes into one obstacle before the mercy reset puts the car ahead)."
+            )
+        if self.obstacle_type not in OBSTACLE_TYPES:
+            raise WorldConfigError(
+                f"OBSTACLE_TYPE is {self.obstacle_type!r}; use one of {', '.join(OBSTACLE_TYPES)}."
+            )
+        lower_time = self.lower_lane_change_time
+        minimums = [
+            ("MIN_DISTANCE_BETWEEN_OBSTACLES", self.min_distance_between_obstacles, 0.0, "%"),
+            ("MIN_DISTANCE_BETWEEN_BOT_CARS", self.min_distance_between_bot_cars, 0.0, "m"),
+            ("LOWER_LANE_CHANGE_TIME", lower_time, 0.0, "s"),
+            ("UPPER_LANE_CHANGE_TIME", self.upper_lane_change_time, lower_time, "s"),
+            ("PENALTY_SECONDS", self.penalty_seconds, 0.0, "s"),
+            ("RESET_BEHIND_DIST", self.reset_behind_dist, 0.0, "m"),
+            ("RESET_AHEAD_DIST", self.reset_ahead_dist, 0.0, "m"),
+        ]
+        for key, value, low, unit in minimums:
+            if not (math.isfinite(value) and value >= low):
+                bound = f"{low} {unit}"
+                if key == "UPPER_LANE_CHANGE_TIME":
+                    bound = f"LOWER_LANE_CHANGE_TIME ({low} s)"
+                raise WorldConfigError(f"{key} is {value}; use a finite value >= {bound}.")
+        if self.min_distance_between_obstacles >= 100.0:
+            raise WorldConfigError(
+                f"MIN_DISTANCE_BETWEEN_OBSTACLES is {self.min_distance_between_obstacles}; it is "
+                "a percentage of the track length, use a value below 100 (default 2.0)."
+            )
+        if not (math.isfinite(self.bot_car_speed) and self.bot_car_speed > 0):
+            raise WorldConfigError(
+                f"BOT_CAR_SPEED is {self.bot_car_speed}; use a speed > 0 m/s (default 0.2; for "
+                "parked cars use RACE_TYPE OBJECT_AVOIDANCE with IS_OBSTACLE_BOT_CAR true)."
+            )
+        if not (math.isfinite(self.lane_change_distance) and self.lane_change_distance > 0):
+            raise WorldConfigError(
+                f"LANE_CHANGE_DISTANCE is {self.lane_change_distance}; use a distance > 0 m "
+                "(default 1.0)."
+            )
 
 
 _EVALUATION_DEFAULTS: dict[str, Any] = {
@@ -146,6 +236,57 @@ def parse_bool(key: str, raw: Any) -> bool:
     raise WorldConfigError(f'{key} is {raw!r}; use "true" or "false".')
 
 
+_POSITIONS_FIX = 'write a list of "ndist,lane" strings, for example ["0.25,1", "0.5,-1"]'
+
+
+def parse_object_positions(raw: Any) -> tuple[tuple[float, int], ...]:
+    """``OBJECT_POSITIONS`` as ((ndist, lane), ...): lane 1 = inner, -1 = outer.
+
+    Accepts a YAML list of "ndist,lane" strings (or [ndist, lane] pairs), the same list as one
+    YAML string (``"['0.25,1', '0.5,-1']"``, as training_params files read back as text), or
+    entries separated by semicolons (``"0.25,1;0.5,-1"``). Empty means no fixed positions.
+    """
+    entries = raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text in ("", "None", "[]"):
+            return ()
+        if text.startswith("["):
+            try:
+                entries = yaml.safe_load(text)
+            except yaml.YAMLError:
+                entries = None
+            if not isinstance(entries, list):
+                raise WorldConfigError(f"OBJECT_POSITIONS is {raw!r}; {_POSITIONS_FIX}.")
+        else:
+            entries = [part for part in text.split(";") if part.strip()]
+    elif raw is None:
+        return ()
+    if not isinstance(entries, list | tuple):
+        raise WorldConfigError(f"OBJECT_POSITIONS is {raw!r}; {_POSITIONS_FIX}.")
+    return tuple(_object_position(entry) for entry in entries)
+
+
+def _object_position(entry: Any) -> tuple[float, int]:
+    parts = entry.split(",") if isinstance(entry, str) else entry
+    fix = (
+        'write "ndist,lane" with ndist a fraction of the lap in [0, 1] and lane 1 (inner) '
+        'or -1 (outer), for example "0.25,1"'
+    )
+    try:
+        ndist_text, lane_text = parts
+        ndist, lane = float(ndist_text), float(lane_text)
+    except (TypeError, ValueError):
+        raise WorldConfigError(f"OBJECT_POSITIONS entry {entry!r} is not valid; {fix}.") from None
+    if not 0.0 <= ndist <= 1.0:
+        raise WorldConfigError(
+            f"OBJECT_POSITIONS entry {entry!r} has ndist {ndist} outside [0, 1]; {fix}."
+        )
+    if lane not in (INNER_LANE, OUTER_LANE):
+        raise WorldConfigError(f"OBJECT_POSITIONS entry {entry!r} has lane {lane_text}; {fix}.")
+    return ndist, int(lane)
+
+
 def _convert(key: str, raw: Any, annotation: Any) -> Any:
     kind = str(annotation)
     if raw is None or (isinstance(raw, str) and raw.strip() in ("", "None")):
@@ -160,6 +301,8 @@ def _convert(key: str, raw: Any, annotation: Any) -> Any:
         number = float(raw)
     except (TypeError, ValueError):
         raise WorldConfigError(f"{key} is {raw!r}; it must be a number.") from None
+    if not math.isfinite(number):
+        raise WorldConfigError(f"{key} is {raw!r}; it must be a finite number.")
     if kind == "int":
         if number != int(number):
             raise WorldConfigError(f"{key} is {raw!r}; it must be a whole number.")
