@@ -97,6 +97,9 @@ class Camera:
 
         rays = pixel_rays()
         self._rays = rays  # (3, H, W), car frame
+        self._rays32 = rays.astype(np.float32)
+        with np.errstate(divide="ignore"):
+            self._inv_rz32 = (1.0 / rays[2]).astype(np.float32)
         dz_row = rays[2, :, 0]
         below = np.nonzero(dz_row < 0.0)[0]
         self.horizon_row = int(below[0]) if below.size else self.height  # first ground row
@@ -171,76 +174,86 @@ class Camera:
 
     # ------------------------------------------------------------------------------------
     def _draw_objects(self, img, x, y, yaw, objects) -> None:
+        """Ray-box (slab) test over each box's projected screen rectangle; nearest hit wins."""
         c, s = math.cos(yaw), math.sin(yaw)
         ox = x + c * CAMERA_X - s * self.lateral_offset
         oy = y + s * CAMERA_X + c * self.lateral_offset
         oz = CAMERA_Z
         sp, cp = math.sin(CAMERA_PITCH), math.cos(CAMERA_PITCH)
-        fwd = np.array([cp * c, cp * s, -sp])
-        right = np.array([s, -c, 0.0])
-        down = np.array([-sp * c, -sp * s, -cp])
-        f = self.focal
-        W, H = self.width, self.height
+        fx, fy, fz = cp * c, cp * s, -sp  # optical axis
+        rx, ry = s, -c  # image right
+        dx, dy, dz = -sp * c, -sp * s, -cp  # image down
+        f, half_w, half_h = self.focal, 0.5 * self.width, 0.5 * self.height
         depth = None
-        for obj in objects:
-            # Cheap reject: bounding sphere entirely behind the camera.
-            radius = 0.5 * math.sqrt(obj.length**2 + obj.width**2 + obj.height**2)
-            zcen = (obj.x - ox) * fwd[0] + (obj.y - oy) * fwd[1] + (0.5 * obj.height - oz) * fwd[2]
-            if zcen < NEAR_CLIP - radius:
-                continue
-            # Projected bounding rectangle of the 8 corners.
-            foot = obj.corners()
-            corners = np.empty((8, 3))
-            corners[:4, :2] = foot
-            corners[4:, :2] = foot
-            corners[:4, 2] = 0.0
-            corners[4:, 2] = obj.height
-            rel = corners - (ox, oy, oz)
-            zc = rel @ fwd
-            if np.all(zc <= NEAR_CLIP):
-                continue  # entirely behind the camera
-            if np.all(zc > NEAR_CLIP):
-                u = W / 2.0 + f * (rel @ right) / zc
-                v = H / 2.0 + f * (rel @ down) / zc
-                j0 = max(math.floor(u.min() - 0.5), 0)
-                j1 = min(math.ceil(u.max() + 0.5), W)
-                i0 = max(math.floor(v.min() - 0.5), 0)
-                i1 = min(math.ceil(v.max() + 0.5), H)
-                if j1 <= j0 or i1 <= i0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for obj in objects:
+                rect = self._screen_rect(
+                    obj, ox, oy, oz, (fx, fy, fz), (rx, ry), (dx, dy, dz), f, half_w, half_h
+                )
+                if rect is None:
                     continue
-            else:
-                i0, i1, j0, j1 = 0, H, 0, W
-            # Slab test in the box frame for the pixels of that rectangle.
-            rays = self._rays[:, i0:i1, j0:j1]
-            cb, sb = math.cos(obj.yaw), math.sin(obj.yaw)
-            # ray directions: car frame -> world (yaw) -> box frame (-obj.yaw)
-            ca, sa = math.cos(yaw - obj.yaw), math.sin(yaw - obj.yaw)
-            dxb = ca * rays[0] - sa * rays[1]
-            dyb = sa * rays[0] + ca * rays[1]
-            dzb = rays[2]
-            px, py = ox - obj.x, oy - obj.y
-            oxb = cb * px + sb * py
-            oyb = -sb * px + cb * py
-            hl, hw = 0.5 * obj.length, 0.5 * obj.width
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ix, iy, iz = 1.0 / dxb, 1.0 / dyb, 1.0 / dzb
+                i0, i1, j0, j1 = rect
+                # ray directions: car frame -> world (yaw) -> box frame (-obj.yaw)
+                ca, sa = math.cos(yaw - obj.yaw), math.sin(yaw - obj.yaw)
+                r0 = self._rays32[0, i0:i1, j0:j1]
+                r1 = self._rays32[1, i0:i1, j0:j1]
+                cb, sb = math.cos(obj.yaw), math.sin(obj.yaw)
+                px, py = ox - obj.x, oy - obj.y
+                oxb, oyb = cb * px + sb * py, -sb * px + cb * py
+                hl, hw = 0.5 * obj.length, 0.5 * obj.width
+                ix = 1.0 / (ca * r0 - sa * r1)
+                iy = 1.0 / (sa * r0 + ca * r1)
+                iz = self._inv_rz32[i0:i1, j0:j1]
                 ax, bx = (-hl - oxb) * ix, (hl - oxb) * ix
                 ay, by = (-hw - oyb) * iy, (hw - oyb) * iy
-                az, bz = (0.0 - oz) * iz, (obj.height - oz) * iz
-                tnear = np.maximum(np.maximum(np.minimum(ax, bx), np.minimum(ay, by)),
-                                   np.minimum(az, bz))
-                tfar = np.minimum(np.minimum(np.maximum(ax, bx), np.maximum(ay, by)),
-                                  np.maximum(az, bz))
+                az, bz = -oz * iz, (obj.height - oz) * iz
+                tnear = np.maximum(
+                    np.maximum(np.minimum(ax, bx), np.minimum(ay, by)), np.minimum(az, bz)
+                )
+                tfar = np.minimum(
+                    np.minimum(np.maximum(ax, bx), np.maximum(ay, by)), np.maximum(az, bz)
+                )
                 hit = (tnear <= tfar) & (tnear > NEAR_CLIP)
-            if not hit.any():
-                continue
-            if len(objects) > 1:
-                if depth is None:
-                    depth = np.full((H, W), np.inf)
-                dsub = depth[i0:i1, j0:j1]
-                hit &= tnear < dsub
-                dsub[hit] = tnear[hit]
-            img[i0:i1, j0:j1][hit] = _object_grey(tuple(obj.rgb), self.luma_mode)
+                if len(objects) > 1:
+                    if depth is None:
+                        depth = np.full((self.height, self.width), np.inf, dtype=np.float32)
+                    dsub = depth[i0:i1, j0:j1]
+                    hit &= tnear < dsub
+                    dsub[hit] = tnear[hit]
+                img[i0:i1, j0:j1][hit] = _object_grey(tuple(obj.rgb), self.luma_mode)
+
+    def _screen_rect(self, obj, ox, oy, oz, forward, right, down, f, half_w, half_h):
+        """Pixel rectangle (i0, i1, j0, j1) covering the box, or None when it is not in view."""
+        cb, sb = math.cos(obj.yaw), math.sin(obj.yaw)
+        hl, hw = 0.5 * obj.length, 0.5 * obj.width
+        fx, fy, fz = forward
+        rx, ry = right
+        dx, dy, dz = down
+        us: list[float] = []
+        vs: list[float] = []
+        behind = False
+        for a, b in ((hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw)):
+            wx = obj.x + a * cb - b * sb - ox
+            wy = obj.y + a * sb + b * cb - oy
+            side = wx * rx + wy * ry
+            for wz in (-oz, obj.height - oz):
+                zc = wx * fx + wy * fy + wz * fz
+                if zc <= NEAR_CLIP:
+                    behind = True
+                    continue
+                us.append(half_w + f * side / zc)
+                vs.append(half_h + f * (wx * dx + wy * dy + wz * dz) / zc)
+        if not us:
+            return None  # entirely behind the camera
+        if behind:
+            return 0, self.height, 0, self.width
+        j0 = max(math.floor(min(us) - 0.5), 0)
+        j1 = min(math.ceil(max(us) + 0.5), self.width)
+        i0 = max(math.floor(min(vs) - 0.5), 0)
+        i1 = min(math.ceil(max(vs) + 0.5), self.height)
+        if j1 <= j0 or i1 <= i0:
+            return None
+        return i0, i1, j0, j1
 
     # ------------------------------------------------------------------------------------
     def ground_point(self, row: int, col: int) -> tuple[float, float] | None:

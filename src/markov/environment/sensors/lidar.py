@@ -83,23 +83,8 @@ class Lidar:
             ty = np.maximum((y1 - oy) * inv[1], (y0 - oy) * inv[1])
             t = np.minimum(tx, ty)
             t[~(t >= 0.0)] = np.inf  # origin outside the field or NaN: no wall hit
-            for obj in objects:
-                cb, sb = math.cos(obj.yaw), math.sin(obj.yaw)
-                px, py = ox - obj.x, oy - obj.y
-                oxb = cb * px + sb * py
-                oyb = -sb * px + cb * py
-                dxb = cb * d[0] + sb * d[1]
-                dyb = -sb * d[0] + cb * d[1]
-                hl, hw = 0.5 * obj.length, 0.5 * obj.width
-                ix, iy = 1.0 / dxb, 1.0 / dyb
-                ax, bx = (-hl - oxb) * ix, (hl - oxb) * ix
-                ay, by = (-hw - oyb) * iy, (hw - oyb) * iy
-                tnear = np.maximum(np.minimum(ax, bx), np.minimum(ay, by))
-                tfar = np.minimum(np.maximum(ax, bx), np.maximum(ay, by))
-                hit = (tnear <= tfar) & (tfar >= 0.0)
-                if hit.any():
-                    th = np.where(hit, np.maximum(tnear, 0.0), np.inf)
-                    np.minimum(t, th, out=t)
+            if objects:
+                np.minimum(t, _nearest_box_hits(ox, oy, d, objects), out=t)
         return t
 
     def scan(
@@ -174,3 +159,24 @@ def discretized_sector_lidar_observation(
     one_hot = np.zeros((num_sectors, nv + 1), dtype=np.float32)
     one_hot[np.arange(num_sectors), idx] = 1.0
     return one_hot[:, :nv].reshape(-1)
+
+
+def _nearest_box_hits(ox: float, oy: float, d: np.ndarray, objects: Sequence[BoxObject]):
+    """Distance along each ray (2, R) to the nearest box rectangle, all boxes at once (2D slabs).
+
+    Call inside ``np.errstate(divide="ignore", invalid="ignore")``: axis-parallel rays divide
+    by zero on purpose.
+    """
+    poses = np.array([(o.x, o.y, o.yaw, o.length, o.width) for o in objects])
+    cb, sb = np.cos(poses[:, 2:3]), np.sin(poses[:, 2:3])
+    px, py = ox - poses[:, 0:1], oy - poses[:, 1:2]
+    oxb, oyb = cb * px + sb * py, cb * py - sb * px
+    ix = 1.0 / (cb * d[0] + sb * d[1])
+    iy = 1.0 / (cb * d[1] - sb * d[0])
+    hl, hw = 0.5 * poses[:, 3:4], 0.5 * poses[:, 4:5]
+    ax, bx = (-hl - oxb) * ix, (hl - oxb) * ix
+    ay, by = (-hw - oyb) * iy, (hw - oyb) * iy
+    tnear = np.maximum(np.minimum(ax, bx), np.minimum(ay, by))
+    tfar = np.minimum(np.maximum(ax, bx), np.maximum(ay, by))
+    hit = (tnear <= tfar) & (tfar >= 0.0)
+    return np.where(hit, np.maximum(tnear, 0.0), np.inf).min(axis=0)
