@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench lab clean
+.PHONY: run test notebooks bench lab clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m markov.main
 
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
 test: $(STAMP)
-	$(PY) -m ruff check src workshop_helpers tests bench
-	$(PY) -m pytest
+	$(PY) -m ruff check src workshop_helpers tests bench conftest.py
+	$(PY) -m pytest tests
+	$(PY) -m pytest $(NBVAL) notebooks
 
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py
+
+# Re-run every notebook with the small budget and store its outputs (nbval's references).
+notebooks: $(STAMP)
+	DR_WORKSHOP_BUDGET=small DR_RUNS_DIR=$$(mktemp -d -t dr-notebook-runs-XXXX) \
+		$(PY) tests/execute_notebooks.py notebooks/*.ipynb
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

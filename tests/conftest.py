@@ -42,3 +42,4 @@ def shared_track(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path.name} is not available in shared/tracks")
     return path
+

@@ -249,3 +249,36 @@ def test_final_and_best_policies_are_exported_as_onnx_that_reproduces_the_action
     (probabilities,) = session.run(None, {"FRONT_FACING_CAMERA": images})
     expected = agent.act({"FRONT_FACING_CAMERA": images}, deterministic=True)
     np.testing.assert_array_equal(probabilities.argmax(axis=1), expected)
+
+
+def test_object_avoidance_training_records_crashed_episodes(tmp_path) -> None:
+    from markov.environment.model_metadata import load_model_metadata
+
+    straight_only = load_model_metadata(
+        {"action_space": [{"steering_angle": 0.0, "speed": 1.0}], "sensor": ["FRONT_FACING_CAMERA"]}
+    )
+    write_run_inputs(
+        open_store(tmp_path),
+        "boxes",
+        world_name=TRACK,
+        num_workers=1,
+        model_metadata=straight_only,
+        hyperparameters=Hyperparameters(
+            num_episodes_between_training=2, num_epochs=1, term_cond_max_episodes=1
+        ),
+        params={
+            "RACE_TYPE": "OBJECT_AVOIDANCE",
+            "OBJECT_POSITIONS": "0.1,1;0.1,-1",
+            "CHANGE_START_POSITION": "false",
+            "MIN_EVAL_TRIALS": "1",
+        },
+    )
+    summary, _ = run_quietly(LocalTrainingRun(tmp_path, "boxes", 1))
+    assert summary.exit_code == 0
+    rows = (tmp_path / "boxes" / "training-simtrace" / "0-iteration.csv").read_text()
+    last_statuses = [
+        line.split(",")[15] for line in rows.splitlines()[1:] if line.split(",")[9] == "True"
+    ]
+    assert last_statuses == ["crashed", "crashed"]
+    metrics = json.loads((tmp_path / "boxes" / "metrics" / "TrainingMetrics.json").read_text())
+    assert {m["episode_status"] for m in metrics["metrics"]} == {"Crashed"}
