@@ -7,7 +7,6 @@ training worker would.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from markov.environment.model_metadata import (
 )
 from markov.presets.preset import Hyperparameters, describe_hyperparameters, load_hyperparameters
 from workshop_helpers.experiment import Experiment
-from workshop_helpers.paths import artifacts_dir
+from workshop_helpers.paths import artifact_file, artifact_names
 
 MODEL_METADATA_FILE = "model_metadata.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
@@ -99,21 +98,12 @@ def make_model_metadata(
 
 def list_action_presets() -> list[str]:
     """Names of the action-space presets in ``src/artifacts/actions``."""
-    return sorted(path.stem for path in _presets_dir().glob("*.json"))
+    return artifact_names("actions", ".json")
 
 
 def load_action_preset(name: str) -> ModelMetadata:
     """A preset (e.g. "console_default"), validated by the engine."""
-    stem = name.removesuffix(".json")
-    path = _presets_dir() / f"{stem}.json"
-    if not path.is_file():
-        presets = list_action_presets()
-        close = difflib.get_close_matches(stem, presets, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise FileNotFoundError(
-            f"no action preset {name!r}; {hint}Available presets: {', '.join(presets)}"
-        )
-    return load_model_metadata(path)
+    return load_model_metadata(artifact_file("actions", name, ".json", "action preset"))
 
 
 def write_model_metadata(
@@ -181,5 +171,3 @@ def network_choices() -> tuple[str, ...]:
     return NEURAL_NETWORKS
 
 
-def _presets_dir() -> Path:
-    return artifacts_dir() / "actions"

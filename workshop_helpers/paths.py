@@ -6,6 +6,7 @@ directory. Only the runs folder can move: set ``DR_RUNS_DIR`` to keep runs elsew
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -37,3 +38,20 @@ def runs_dir() -> Path:
 def build_dir() -> Path:
     """``<repo>/build``: generated bundles such as ``output.tar.gz`` (not committed)."""
     return repo_root() / "build"
+
+
+def artifact_names(folder: str, suffix: str) -> list[str]:
+    """Names (file stems) of the artifacts in ``src/artifacts/<folder>`` ending in ``suffix``."""
+    return sorted(path.stem for path in (artifacts_dir() / folder).glob(f"*{suffix}"))
+
+
+def artifact_file(folder: str, name: str, suffix: str, what: str) -> Path:
+    """The artifact ``name`` in ``src/artifacts/<folder>``, or an error listing the choices."""
+    stem = name.removesuffix(suffix)
+    path = artifacts_dir() / folder / f"{stem}{suffix}"
+    if not path.is_file():
+        names = artifact_names(folder, suffix)
+        close = difflib.get_close_matches(stem, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise FileNotFoundError(f"no {what} {name!r}; {hint}Available: {', '.join(names)}")
+    return path

@@ -8,7 +8,6 @@ the engine's message, instead of in a training worker minutes later.
 
 from __future__ import annotations
 
-import difflib
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from markov.environment.scripted import CenterLineDriver
 from markov.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.model_config import MODEL_METADATA_FILE
-from workshop_helpers.paths import artifacts_dir
+from workshop_helpers.paths import artifact_file, artifact_names
 
 TRIAL_SPEED_MPS = 1.0
 
@@ -128,20 +127,12 @@ def write_reward_function(
 
 def list_reward_examples() -> list[str]:
     """Names of the reward examples in ``src/artifacts/rewards``."""
-    return sorted(path.stem for path in _examples_dir().glob("*.py"))
+    return artifact_names("rewards", ".py")
 
 
 def load_reward_example(name: str) -> str:
     """The source code of a reward example (e.g. "follow_center_line"), ready to edit."""
-    stem = name.removesuffix(".py")
-    path = _examples_dir() / f"{stem}.py"
-    if not path.is_file():
-        examples = list_reward_examples()
-        close = difflib.get_close_matches(stem, examples, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise FileNotFoundError(
-            f"no reward example {name!r}; {hint}Available examples: {', '.join(examples)}"
-        )
+    path = artifact_file("rewards", name, ".py", "reward example")
     return path.read_text(encoding="utf-8")
 
 
@@ -153,5 +144,3 @@ def _training_params(experiment: Experiment) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _examples_dir() -> Path:
-    return artifacts_dir() / "rewards"

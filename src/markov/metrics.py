@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from markov.environment.episode_rules import STATUS_LABELS
 from markov.simtrace import format_run_timestamp
 from markov.store import ModelStore
 from markov.store.base import normalize_prefix
@@ -19,19 +20,6 @@ from markov.sync import BEST_MODEL_METRICS
 
 TRAINING_METRICS_VERSION = 2.0
 PHASES = ("training", "evaluation")
-STATUS_LABELS: dict[str, str] = {
-    "lap_complete": "Lap complete",
-    "crashed": "Crashed",
-    "off_track": "Off track",
-    "immobilized": "Immobilized",
-    "in_progress": "In progress",
-    "pause": "Pause",
-    "reversed": "Reversed",
-    "park": "Park",
-    "time_up": "Time Up",
-    "prepare": "Prepare",
-}
-"""Raw simtrace statuses (§7.2) and the labels the metrics files use (§5)."""
 RESET_COUNT_FIELDS: dict[str, str] = {
     "crashed": "crash_count",
     "immobilized": "immobilized_count",
