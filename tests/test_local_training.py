@@ -282,3 +282,14 @@ def test_object_avoidance_training_records_crashed_episodes(tmp_path) -> None:
     assert last_statuses == ["crashed", "crashed"]
     metrics = json.loads((tmp_path / "boxes" / "metrics" / "TrainingMetrics.json").read_text())
     assert {m["episode_status"] for m in metrics["metrics"]} == {"Crashed"}
+
+
+def test_async_training_runs_to_the_end(tmp_path) -> None:
+    tiny_run(tmp_path, "async", workers=2, iterations=2)
+    run = LocalTrainingRun(
+        tmp_path, "async", 2, extra_env={"DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE": "ASYNC"}
+    )
+    summary, _ = run_quietly(run)
+    assert summary.exit_code == 0 and summary.iterations == 2
+    history = open_store(tmp_path).get_json("async/metrics/trainer.json")
+    assert all(record["episodes"] >= 4 for record in history)  # a full iteration's episodes

@@ -7,7 +7,8 @@ does not deliver within ``ROLLOUT_TIMEOUT_S`` of the first batch is left out), c
 transitions, updates the policy and publishes checkpoint k+1. It stops on
 ``term_cond_max_episodes`` (iterations), ``term_cond_avg_score``, ``MAX_TRAINING_TIME_S`` or
 ``STOP_ON_EVAL_PROGRESS`` (an in-training evaluation episode reaching that progress), then
-writes ``.finished``. Restarted on the same prefix, it resumes from the last complete checkpoint.
+writes ``.finished``. Restarted on the same prefix, it resumes from the last complete
+checkpoint. The update runs on CUDA when available (``TRAINER_DEVICE``: auto, cpu or cuda).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class TrainerSettings:
     stop_on_eval_progress: float | None
     seed: int
     num_threads: int | None
+    device: str
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str], yaml_workers: int) -> TrainerSettings:
@@ -79,6 +81,7 @@ class TrainerSettings:
             stop_on_eval_progress=float_variable(env, "STOP_ON_EVAL_PROGRESS", None),
             seed=int_variable(env, "SEED", 0),
             num_threads=int_variable(env, "TRAINER_THREADS", 0) or None,
+            device=env.get("TRAINER_DEVICE", "auto"),
         )
 
 
@@ -109,9 +112,11 @@ class Trainer:
         agent = build_agent(
             self.model_metadata,
             self.hyperparameters,
+            device=self.settings.device,
             seed=self.settings.seed,
             num_threads=self.settings.num_threads,
         )
+        log.info("updating the policy on %s", agent.device)
         iteration, steps, history = self._start(agent)
         self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
         self.publisher.mark_ready()
