@@ -9,9 +9,10 @@ time, one torch thread per worker, as the rollout workers do. Usage:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import platform
+import subprocess
+import sys
 import time
 
 from markov.checkpoints import build_agent
@@ -20,25 +21,46 @@ from markov.environment.model_metadata import default_model_metadata
 from markov.presets.preset import Hyperparameters
 from markov.rollout_worker import play_episode
 
+STARTUP_S = 15.0
 
-def count_steps(args: tuple[str, float, int]) -> int:
-    """Steps one worker process plays in ``seconds`` of wall time."""
-    track, seconds, seed = args
+
+def count_steps(track: str, seconds: float, seed: int, start_at: float) -> int:
+    """Steps one worker process plays in the ``seconds`` after the shared ``start_at`` time."""
     metadata = default_model_metadata()
     env = DeepRacerRacetrackEnv(track, metadata)
     agent = build_agent(metadata, Hyperparameters(), seed=seed, num_threads=1)
     env.reset(seed=seed)
-    steps, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    time.sleep(max(start_at - time.time(), 0.0))
+    steps, deadline = 0, time.time() + seconds
+    while time.time() < deadline:
         steps += play_episode(env, agent, deterministic=False).steps
     return steps
 
 
 def steps_per_second(workers: int, track: str, seconds: float) -> float:
-    """Total steps per second of ``workers`` processes playing at the same time."""
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers) as pool:
-        totals = pool.map(count_steps, [(track, seconds, i) for i in range(workers)])
+    """Total steps per second of ``workers`` processes playing at the same time.
+
+    Each worker is this script run with ``--worker SEED``; it prints its step count.
+    """
+    start_at = time.time() + STARTUP_S  # every worker starts counting at the same moment
+    command = [
+        sys.executable,
+        __file__,
+        "--track",
+        track,
+        "--seconds",
+        str(seconds),
+        "--start-at",
+        str(start_at),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    processes = [
+        subprocess.Popen(
+            [*command, "--worker", str(seed)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        for seed in range(workers)
+    ]
+    totals = [int(process.communicate()[0].split()[-1]) for process in processes]
     return sum(totals) / seconds
 
 
@@ -47,8 +69,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--track", default="Workshop_Oval")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.worker is not None:
+        print(count_steps(args.track, args.seconds, args.worker, args.start_at))
+        return
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
         f"{platform.python_version()}; track {args.track}; {args.seconds:.0f} s per row"
