@@ -23,7 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config._dr_notebook_runs = runs  # type: ignore[attr-defined]
     os.environ.setdefault("DR_WORKSHOP_BUDGET", "small")
     os.environ["DR_RUNS_DIR"] = runs
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 
 from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_positions
 from markov.environment.dynamics import STEP_S
-from markov.environment.reward_function import load_reward_function
+from markov.environment.reward_function import load_reward_function, reward_function_from_source
 from markov.environment.reward_params import build_reward_params, measure_pose
 from markov.metrics import read_training_metrics
 from markov.simtrace import SIMTRACE_COLUMNS, SimtraceFormatError, read_simtrace
@@ -446,8 +446,9 @@ def action_labels(df: pd.DataFrame) -> pd.Series:
     """A label per step: the discrete action and its command, or a binned continuous command
     (steering to 5 degrees, speed to 0.25 m/s)."""
     discrete = df["action"] >= 0
-    steering = df["steering_angle"].where(discrete, (df["steering_angle"] / 5).round() * 5)
-    speed = df["speed"].where(discrete, (df["speed"] / 0.25).round() * 0.25)
+    # "+ 0.0" turns -0.0 into 0.0, so one bin never shows up as both "+0°" and "-0°"
+    steering = df["steering_angle"].where(discrete, (df["steering_angle"] / 5).round() * 5 + 0.0)
+    speed = df["speed"].where(discrete, (df["speed"] / 0.25).round() * 0.25 + 0.0)
     command = steering.map("{:+.0f}°".format) + " " + speed.map("{:.2f} m/s".format)
     prefix = df["action"].astype(str).where(discrete, "~")
     return prefix + ": " + command
@@ -473,17 +474,25 @@ def plot_action_breakdown(
             raise ValueError("by='section' needs the track: pass track=<name or Track>")
         if isinstance(sections, bool) or not isinstance(sections, int) or sections < 1:
             raise ValueError(f"sections is {sections!r}; use a whole number >= 1")
-        waypoints = len(_track(track).waypoints)
-        groups = (rows["closest_waypoint"] * sections // waypoints).clip(upper=sections - 1)
-        groups = groups.rename("section")
+        groups = track_sections(rows["closest_waypoint"], _track(track), sections)
     else:
         raise ValueError(f"by is {by!r}; use 'iteration' or 'section'")
     shares = pd.crosstab(groups, action_labels(rows), normalize="index")
+    if by == "section":  # sections the car never reached still get their (empty) bar
+        shares = shares.reindex(range(sections), fill_value=0.0)
     ax = _axes(ax, (9, 4))
     shares.plot.bar(stacked=True, ax=ax, width=0.85, colormap="tab20", legend=False)
     ax.set_ylabel("share of steps")
     ax.legend(fontsize="x-small", bbox_to_anchor=(1.01, 1), loc="upper left")
     return ax
+
+
+def track_sections(closest_waypoint: pd.Series, track: Track, sections: int = 4) -> pd.Series:
+    """Each step's track section: the distinct waypoints split into ``sections`` equal runs
+    along the driving direction (a loop's closing duplicate point is not counted)."""
+    waypoints = len(track.waypoints) - (1 if track.closed else 0)
+    section = (closest_waypoint * sections // waypoints).clip(upper=sections - 1)
+    return section.astype(int).rename("section")
 
 
 # --------------------------------------------------------------------------------- what if
@@ -507,7 +516,13 @@ def replay_reward(
     keys keep their no-object defaults, since simtraces do not record objects. Prepare and pause
     steps get 0.0 without calling the function, as in the simulator.
     """
-    reward_function = load_reward_function(new_reward_function)
+    reward_function = (
+        reward_function_from_source(new_reward_function)
+        if isinstance(new_reward_function, str)
+        and "reward_function" in new_reward_function
+        and "\n" in new_reward_function
+        else load_reward_function(new_reward_function)
+    )
     track = world_name if isinstance(world_name, Track) else load_track(world_name)
     if bool(reverse_dir) != track.reverse:
         track = track.reversed()
