@@ -205,3 +205,10 @@ def test_a_loaded_file_survives_pickling_for_worker_processes(tmp_path):
     assert isinstance(clone, RewardFunction)
     assert clone(make_params()) == 2.0
     assert clone.source_path == path
+
+
+def test_source_text_with_a_line_break_is_loaded_as_code() -> None:
+    from markov.environment.reward_function import load_reward_function
+
+    reward = load_reward_function("def reward_function(params):\n    return 2.5\n")
+    assert reward({"progress": 1.0}) == 2.5

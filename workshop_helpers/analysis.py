@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 
 from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_positions
 from markov.environment.dynamics import STEP_S
-from markov.environment.reward_function import load_reward_function, reward_function_from_source
+from markov.environment.reward_function import load_reward_function
 from markov.environment.reward_params import build_reward_params, measure_pose
 from markov.metrics import read_training_metrics
 from markov.simtrace import SIMTRACE_COLUMNS, SimtraceFormatError, read_simtrace
@@ -516,13 +516,7 @@ def replay_reward(
     keys keep their no-object defaults, since simtraces do not record objects. Prepare and pause
     steps get 0.0 without calling the function, as in the simulator.
     """
-    reward_function = (
-        reward_function_from_source(new_reward_function)
-        if isinstance(new_reward_function, str)
-        and "reward_function" in new_reward_function
-        and "\n" in new_reward_function
-        else load_reward_function(new_reward_function)
-    )
+    reward_function = load_reward_function(new_reward_function)
     track = world_name if isinstance(world_name, Track) else load_track(world_name)
     if bool(reverse_dir) != track.reverse:
         track = track.reversed()

@@ -39,12 +39,12 @@ class RewardCheck:
 
     def __repr__(self) -> str:
         if not self.ok:
-            return f"Reward function NOT saved: {self.message}"
+            return f"Reward function has a problem: {self.message}"
         saved = f"; saved to {self.saved_to}" if self.saved_to is not None else ""
         return f"Reward function OK: {self.message}{saved}"
 
     def _repr_html_(self) -> str:
-        colour, title = ("#1a7f37", "Reward function OK") if self.ok else ("#cf222e", "NOT saved")
+        colour, title = ("#1a7f37", "Reward function OK") if self.ok else ("#cf222e", "Reward function has a problem")
         saved = (
             f"<br>Saved to <code>{html.escape(str(self.saved_to))}</code>"
             if (self.ok and self.saved_to is not None)

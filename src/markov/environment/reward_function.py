@@ -140,10 +140,12 @@ class RewardFunction:
 def load_reward_function(
     source: Callable[[dict], Any] | str | os.PathLike[str],
 ) -> RewardFunction:
-    """Return a checked reward function from a callable or the path of a .py file that
-    defines `reward_function(params)`."""
+    """Return a checked reward function from a callable, the path of a .py file that defines
+    `reward_function(params)`, or that source code itself (a string with a line break)."""
     if isinstance(source, RewardFunction):
         return source
+    if isinstance(source, str) and "\n" in source:
+        return reward_function_from_source(source)
     if isinstance(source, str | os.PathLike):
         return _load_file(Path(source))
     if not callable(source):

@@ -342,9 +342,27 @@ def max_memory_steps(neural_network: str, env: Mapping[str, str] = os.environ) -
     return MAX_MEMORY_STEPS_SHALLOW if network is NeuralNetwork.SHALLOW else MAX_MEMORY_STEPS_OTHER
 
 
+# Names learners bring from other RL libraries, and the DeepRacer name they mean.
+_ALIASES = {
+    "learning_rate": "lr",
+    "epochs": "num_epochs",
+    "n_epochs": "num_epochs",
+    "gamma": "discount_factor",
+    "entropy_coefficient": "beta_entropy",
+    "ent_coef": "beta_entropy",
+    "minibatch_size": "batch_size",
+    "episodes": "num_episodes_between_training",
+}
+
+
 def _unknown_key_message(key: str) -> str:
     suggestions = difflib.get_close_matches(key, list(_RULES) + sorted(INFRASTRUCTURE_KEYS), n=1)
-    hint = f"did you mean {suggestions[0]!r}?" if suggestions else "remove it"
+    if key in _ALIASES:
+        hint = f"DeepRacer calls it {_ALIASES[key]!r}."
+    elif suggestions:
+        hint = f"did you mean {suggestions[0]!r}?"
+    else:
+        hint = "remove it."
     return f"unknown hyperparameter {key!r}; {hint} Known names: {', '.join(_RULES)}"
 
 
