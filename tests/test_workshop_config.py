@@ -254,7 +254,7 @@ def test_reward_check_reports_the_mistake_and_saves_nothing():
     )
     assert not check.ok
     assert "did you mean 'speed'" in repr(check)
-    assert "NOT saved" in check._repr_html_()
+    assert "has a problem" in check._repr_html_()
     assert not (experiment.folder / "reward_function.py").exists()
     syntax = check_reward_function("def reward_function(params)\n    return 1.0\n")
     assert not syntax.ok and "syntax error at line 1" in syntax.message

@@ -44,7 +44,11 @@ class RewardCheck:
         return f"Reward function OK: {self.message}{saved}"
 
     def _repr_html_(self) -> str:
-        colour, title = ("#1a7f37", "Reward function OK") if self.ok else ("#cf222e", "Reward function has a problem")
+        colour, title = (
+            ("#1a7f37", "Reward function OK")
+            if self.ok
+            else ("#cf222e", "Reward function has a problem")
+        )
         saved = (
             f"<br>Saved to <code>{html.escape(str(self.saved_to))}</code>"
             if (self.ok and self.saved_to is not None)
@@ -142,5 +146,3 @@ def _training_params(experiment: Experiment) -> dict[str, Any]:
         return {}
     loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     return loaded if isinstance(loaded, dict) else {}
-
-
