@@ -325,6 +325,6 @@ def test_model_archive_holds_onnx_metadata_and_weights(tmp_path):
     metadata = {"sensor": ["SECTOR_LIDAR"], "neural_network": SHALLOW, "version": "5"}
     path = export_model_archive(agent, metadata, tmp_path / "model.tar.gz")
     with tarfile.open(path) as archive:
-        assert set(archive.getnames()) == {"model.onnx", "model_metadata.json", "model.safetensors"}
+        assert set(archive.getnames()) == {"model.onnx", "model_metadata.json"}
         assert json.load(archive.extractfile("model_metadata.json")) == metadata
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tar.gz"]

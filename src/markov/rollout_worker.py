@@ -166,7 +166,11 @@ class RolloutWorker:
                     agent,
                     deterministic=False,
                     live=live,
-                    status={"iteration": iteration, "worker": self.worker},
+                    status={
+                        "iteration": iteration,
+                        "worker": self.worker,
+                        "episode": episode_count + 1,
+                    },
                     simtrace=simtrace,
                     episode_number=episode_count,
                 )

@@ -75,6 +75,10 @@ class Backend(Protocol):
         """The state of the experiment's evaluation jobs."""
         ...
 
+    def stop_evaluations(self, experiment: Experiment) -> list[JobState]:
+        """Stop every evaluation job of the experiment that still runs."""
+        ...
+
     def logs(self, experiment: Experiment, job: str, lines: int = 40) -> str:
         """The last lines of a job's log."""
         ...

@@ -14,11 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from markov.metrics import evaluation_metrics_key
+from markov.run_inputs import dump_params
 from workshop_helpers.backends.base import (
     BackendError,
     EvaluationRequest,
@@ -110,8 +112,11 @@ class LocalBackend:
                 "NUMBER_OF_TRIALS": str(request.number_of_trials),
                 "EVAL_CHECKPOINT": request.checkpoint,
                 "EVALUATION_ID": evaluation_id,
-                **{key: str(value) for key, value in request.params.items()},
             }
+            if request.params:
+                env["S3_YAML_NAME"] = write_evaluation_params(
+                    experiment, evaluation_id, request.params
+                )
             log = experiment.folder / f"evaluation-{evaluation_id}.log"
             pid = _spawn([sys.executable, "-m", "markov.evaluation_worker"], env, log)
             jobs[evaluation_id] = {
@@ -141,6 +146,17 @@ class LocalBackend:
                 states.append(JobState(name, "completed" if ok else "failed", detail))
         return states
 
+    def stop_evaluations(self, experiment: Experiment) -> list[JobState]:
+        """Stop every evaluation process of the experiment that still runs."""
+        for job in _read_jobs(experiment).get("evaluations", {}).values():
+            if _alive(job["pid"]):
+                os.killpg(job["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_S
+        jobs = _read_jobs(experiment).get("evaluations", {}).values()
+        while any(_alive(job["pid"]) for job in jobs) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self.evaluation_jobs(experiment)
+
     # ------------------------------------------------------------------ logs
     def logs(self, experiment: Experiment, job: str, lines: int = 40) -> str:
         """Last lines of ``training`` (runner and trainer), ``rollout-<i>`` or an evaluation."""
@@ -163,6 +179,16 @@ class LocalBackend:
         return "\n".join(parts)
 
 
+def write_evaluation_params(
+    experiment: Experiment, evaluation_id: str, params: Mapping[str, Any]
+) -> str:
+    """Store one evaluation job's YAML (world keys such as RACE_TYPE); returns its key."""
+    key = f"{experiment.prefix}/evaluation_params_{evaluation_id}.yaml"
+    body = {**params, "MODEL_S3_PREFIX": experiment.prefix}
+    experiment.open_store().put_text(key, dump_params(body))
+    return key
+
+
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as stream:
@@ -179,6 +205,7 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """Whether our job process still runs (a reused process id of another program is not)."""
     process = _processes.get(pid)
     if process is not None:
         return process.poll() is None
@@ -186,6 +213,9 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except OSError:
         return False
+    command_line = Path(f"/proc/{pid}/cmdline")
+    if command_line.exists():
+        return b"markov." in command_line.read_bytes()
     return True
 
 

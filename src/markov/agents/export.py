@@ -28,7 +28,6 @@ ONNX_OPSET = 17
 ONNX_OUTPUT_NAME = "policy"
 ARCHIVE_MODEL_NAME = "model.onnx"
 ARCHIVE_METADATA_NAME = "model_metadata.json"
-ARCHIVE_WEIGHTS_NAME = "model.safetensors"
 
 
 class ModelMetadataError(ValueError):
@@ -75,7 +74,11 @@ def export_onnx(agent: ClippedPPOAgent, path: str | os.PathLike[str]) -> Path:
 def export_model_archive(
     agent: ClippedPPOAgent, model_metadata_json: dict[str, Any], path: str | os.PathLike[str]
 ) -> Path:
-    """Write a .tar.gz holding model.onnx, model_metadata.json and model.safetensors, atomically."""
+    """Write a .tar.gz holding model.onnx (the policy) and model_metadata.json, atomically.
+
+    The full weights (policy and value) stay in the store's checkpoints; the archive carries
+    only what running the policy needs.
+    """
     try:
         metadata = json.dumps(model_metadata_json, indent=2).encode("utf-8")
     except TypeError as error:
@@ -86,12 +89,10 @@ def export_model_archive(
     target = Path(path)
     with atomic_output_path(target) as temporary, tempfile.TemporaryDirectory() as staging:
         onnx_path = export_onnx(agent, Path(staging) / ARCHIVE_MODEL_NAME)
-        weights_path = agent.save_weights(Path(staging) / ARCHIVE_WEIGHTS_NAME)
         with tarfile.open(temporary, "w:gz") as archive:
             archive.add(onnx_path, arcname=ARCHIVE_MODEL_NAME)
             info = tarfile.TarInfo(ARCHIVE_METADATA_NAME)
             info.size = len(metadata)
             info.mtime = int(time.time())
             archive.addfile(info, io.BytesIO(metadata))
-            archive.add(weights_path, arcname=ARCHIVE_WEIGHTS_NAME)
     return target

@@ -44,44 +44,123 @@ WORKSHOP_TRACKS: tuple[str, ...] = (
 )
 
 _OTHER_SIMAPP_ROUTES: tuple[str, ...] = (
-    "2022_april_open", "2022_april_open_ccw", "2022_april_open_cw",
-    "2022_april_pro", "2022_april_pro_ccw", "2022_april_pro_cw",
-    "2022_august_open", "2022_august_open_ccw", "2022_august_open_cw",
-    "2022_august_pro", "2022_august_pro_ccw", "2022_august_pro_cw",
-    "2022_july_open", "2022_july_pro", "2022_july_pro_ccw", "2022_july_pro_cw",
-    "2022_june_open", "2022_june_open_ccw", "2022_june_open_cw",
-    "2022_june_pro", "2022_june_pro_ccw", "2022_june_pro_cw",
-    "2022_march_open", "2022_march_open_ccw", "2022_march_open_cw",
-    "2022_march_pro", "2022_march_pro_ccw", "2022_march_pro_cw",
-    "2022_may_open", "2022_may_open_ccw", "2022_may_open_cw",
-    "2022_may_pro", "2022_may_pro_ccw", "2022_may_pro_cw",
-    "2022_october_open", "2022_october_open_ccw", "2022_october_open_cw",
-    "2022_october_pro", "2022_october_pro_ccw", "2022_october_pro_cw",
-    "2022_reinvent_champ_ccw", "2022_reinvent_champ_cw",
-    "2022_september_open", "2022_september_open_ccw", "2022_september_open_cw",
-    "2022_september_pro", "2022_september_pro_ccw", "2022_september_pro_cw",
-    "2022_summit_speedway", "2022_summit_speedway_ccw", "2022_summit_speedway_cw",
+    "2022_april_open",
+    "2022_april_open_ccw",
+    "2022_april_open_cw",
+    "2022_april_pro",
+    "2022_april_pro_ccw",
+    "2022_april_pro_cw",
+    "2022_august_open",
+    "2022_august_open_ccw",
+    "2022_august_open_cw",
+    "2022_august_pro",
+    "2022_august_pro_ccw",
+    "2022_august_pro_cw",
+    "2022_july_open",
+    "2022_july_pro",
+    "2022_july_pro_ccw",
+    "2022_july_pro_cw",
+    "2022_june_open",
+    "2022_june_open_ccw",
+    "2022_june_open_cw",
+    "2022_june_pro",
+    "2022_june_pro_ccw",
+    "2022_june_pro_cw",
+    "2022_march_open",
+    "2022_march_open_ccw",
+    "2022_march_open_cw",
+    "2022_march_pro",
+    "2022_march_pro_ccw",
+    "2022_march_pro_cw",
+    "2022_may_open",
+    "2022_may_open_ccw",
+    "2022_may_open_cw",
+    "2022_may_pro",
+    "2022_may_pro_ccw",
+    "2022_may_pro_cw",
+    "2022_october_open",
+    "2022_october_open_ccw",
+    "2022_october_open_cw",
+    "2022_october_pro",
+    "2022_october_pro_ccw",
+    "2022_october_pro_cw",
+    "2022_reinvent_champ_ccw",
+    "2022_reinvent_champ_cw",
+    "2022_september_open",
+    "2022_september_open_ccw",
+    "2022_september_open_cw",
+    "2022_september_pro",
+    "2022_september_pro_ccw",
+    "2022_september_pro_cw",
+    "2022_summit_speedway",
+    "2022_summit_speedway_ccw",
+    "2022_summit_speedway_cw",
     "2022_summit_speedway_mini",
-    "2024_reinvent_champ_ccw", "2024_reinvent_champ_cw",
-    "Albert", "AmericasGeneratedInclStart", "Aragon",
-    "arctic_open", "arctic_open_ccw", "arctic_open_cw",
-    "arctic_pro", "arctic_pro_ccw", "arctic_pro_cw",
-    "Austin", "AWS_track", "Belille", "caecer_gp", "caecer_loop",
-    "dubai_open", "dubai_open_ccw", "dubai_open_cw", "dubai_pro",
-    "FS_June2020", "H_track", "hamption_open", "hamption_pro", "July_2020",
-    "jyllandsringen_open", "jyllandsringen_open_ccw", "jyllandsringen_open_cw",
-    "jyllandsringen_pro", "jyllandsringen_pro_ccw", "jyllandsringen_pro_cw",
-    "Monaco", "Monaco_building", "morgan_open", "morgan_pro",
-    "penbay_open", "penbay_open_ccw", "penbay_open_cw",
-    "penbay_pro", "penbay_pro_ccw", "penbay_pro_cw",
-    "red_star_open", "red_star_pro", "red_star_pro_ccw", "red_star_pro_cw",
-    "reInvent2019_track_ccw", "reInvent2019_track_cw",
-    "reInvent2019_wide_ccw", "reInvent2019_wide_cw", "reInvent2019_wide_mirrored",
-    "reinvent_base_jeremiah", "reinvent_carpet", "reinvent_concrete", "reinvent_wood",
-    "Singapore", "Singapore_building", "Singapore_f1",
-    "Spain_track_f1", "Straight_track",
-    "thunder_hill_open", "thunder_hill_pro", "thunder_hill_pro_ccw", "thunder_hill_pro_cw",
-    "Vegas_track", "Virtual_May19_Train_track",
+    "2024_reinvent_champ_ccw",
+    "2024_reinvent_champ_cw",
+    "Albert",
+    "AmericasGeneratedInclStart",
+    "Aragon",
+    "arctic_open",
+    "arctic_open_ccw",
+    "arctic_open_cw",
+    "arctic_pro",
+    "arctic_pro_ccw",
+    "arctic_pro_cw",
+    "Austin",
+    "AWS_track",
+    "Belille",
+    "caecer_gp",
+    "caecer_loop",
+    "dubai_open",
+    "dubai_open_ccw",
+    "dubai_open_cw",
+    "dubai_pro",
+    "FS_June2020",
+    "H_track",
+    "hamption_open",
+    "hamption_pro",
+    "July_2020",
+    "jyllandsringen_open",
+    "jyllandsringen_open_ccw",
+    "jyllandsringen_open_cw",
+    "jyllandsringen_pro",
+    "jyllandsringen_pro_ccw",
+    "jyllandsringen_pro_cw",
+    "Monaco",
+    "Monaco_building",
+    "morgan_open",
+    "morgan_pro",
+    "penbay_open",
+    "penbay_open_ccw",
+    "penbay_open_cw",
+    "penbay_pro",
+    "penbay_pro_ccw",
+    "penbay_pro_cw",
+    "red_star_open",
+    "red_star_pro",
+    "red_star_pro_ccw",
+    "red_star_pro_cw",
+    "reInvent2019_track_ccw",
+    "reInvent2019_track_cw",
+    "reInvent2019_wide_ccw",
+    "reInvent2019_wide_cw",
+    "reInvent2019_wide_mirrored",
+    "reinvent_base_jeremiah",
+    "reinvent_carpet",
+    "reinvent_concrete",
+    "reinvent_wood",
+    "Singapore",
+    "Singapore_building",
+    "Singapore_f1",
+    "Spain_track_f1",
+    "Straight_track",
+    "thunder_hill_open",
+    "thunder_hill_pro",
+    "thunder_hill_pro_ccw",
+    "thunder_hill_pro_cw",
+    "Vegas_track",
+    "Virtual_May19_Train_track",
 )
 
 OFFICIAL_TRACKS: tuple[str, ...] = WORKSHOP_TRACKS + _OTHER_SIMAPP_ROUTES
@@ -205,6 +284,13 @@ def _download(name: str) -> Path:
     return folder / f"{name}.npy"
 
 
+def _shown(path: Path) -> str:
+    """A folder as a person writes it: the home folder as ``~``."""
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if home != "/" and text.startswith(home) else text
+
+
 def _searched_places() -> str:
     tracks_dir = _tracks_dir()
     if tracks_dir is None:
@@ -213,14 +299,15 @@ def _searched_places() -> str:
         first = f"{TRACKS_DIR_ENV}={tracks_dir}"
     else:
         first = f"{TRACKS_DIR_ENV}={tracks_dir} (folder does not exist)"
-    return f"{first}; cache folder {cache_dir()}"
+    return f"{first}; cache folder {_shown(cache_dir())}"
 
 
 def _missing_file_message(name: str, reason: str) -> str:
     return (
         f"Track file {name}.npy is missing: {reason}. Looked in: {_searched_places()}. "
         f"To provide it: set {TRACKS_DIR_ENV} to a folder that contains {name}.npy, or copy "
-        f"{name}.npy into {cache_dir()}, or run once with internet access so it is downloaded "
+        f"{name}.npy into {_shown(cache_dir())}, or run once with internet access so it is "
+        "downloaded "
         "into the cache. The file is bundle/routes/"
         f"{name}.npy of github.com/aws-deepracer-community/deepracer-simapp."
     )
@@ -238,8 +325,10 @@ def _unknown_name_message(name: str) -> str:
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not close:
         lowered = {candidate.lower(): candidate for candidate in candidates}
-        close = [lowered[match] for match in
-                 difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
+        close = [
+            lowered[match]
+            for match in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+        ]
     hint = f" Did you mean {', '.join(repr(match) for match in close)}?" if close else ""
     return (
         f"Unknown track name {name!r}: not an official DeepRacer track or built-in track, and "
