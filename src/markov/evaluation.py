@@ -118,7 +118,7 @@ class EvaluationResult:
         return sum(trial.lap_time_s for trial in self.trials)
 
 
-class _TrialTracker:
+class TrialTracker:
     """Accumulates one trial's counts and totals from its simtrace rows."""
 
     def __init__(self, trial: int, start_time_s: float) -> None:
@@ -268,7 +268,7 @@ def evaluate(
             seed=seed if episode == 0 else None,
             options={"evaluation": True, "episode": len(result.trials)},
         )
-        tracker = _TrialTracker(len(result.trials) + 1, env.sim_time)
+        tracker = TrialTracker(len(result.trials) + 1, env.sim_time)
         trial_rows: list[dict[str, Any]] = []
         done = False
         while not done:
@@ -286,7 +286,7 @@ def evaluate(
                 result.simtrace_rows.extend(trial_rows)
                 if on_trial is not None:
                     on_trial(trial, trial_rows)
-                tracker = _TrialTracker(len(result.trials) + 1, env.sim_time)
+                tracker = TrialTracker(len(result.trials) + 1, env.sim_time)
                 trial_rows = []
     return result
 
@@ -294,7 +294,7 @@ def evaluate(
 def _overlay(
     env: DeepRacerRacetrackEnv,
     row: Mapping[str, Any],
-    tracker: _TrialTracker,
+    tracker: TrialTracker,
     info: Mapping[str, Any],
     number_of_trials: int,
     number_of_resets: int,

@@ -1,4 +1,5 @@
-"""``python -m markov.evaluation_worker``: evaluate a trained model, configured like the simapp.
+"""``python -m markov.evaluation_worker``: evaluate a trained model, or race two or more models
+head-to-head, configured like the simapp.
 
 Environment variables:
 
@@ -22,13 +23,23 @@ These keys come from the YAML, and an environment variable of the same name over
 ``<prefix>/reward_function.py`` when present; it fills the simtrace reward column). Other YAML
 keys are world keys checked by the environment. DRfC's one-element lists are accepted.
 
-Files, in the DRfC layout that deepracer-utils reads (file-formats.md §8.3), rewritten after
-every trial:
+Head-to-head (the head2head YAML, file-formats.md §1.2): when ``MODEL_S3_PREFIX`` lists two or
+more models, they race on one track (``markov.head_to_head.race``, with its starting grid). Then
+the keys of ``PER_MODEL_KEYS`` give one value per model in the same order, or one value for every
+model: ``MODEL_METADATA_FILE_S3_KEY``, ``METRICS_S3_OBJECT_KEY``, ``REWARD_FILE_S3_KEY``,
+``EVAL_CHECKPOINT``, ``DISPLAY_NAME`` / ``RACER_NAME`` (names in the video), and keys the worker
+does not use (buckets, ``SIMTRACE_S3_PREFIX``, ``MP4_*``, ``CAR_COLOR``, ...). The world keys
+are one value for the whole race. ``RACE_TYPE`` is ``HEAD_TO_MODEL``; ``TIME_TRIAL`` and
+``OBJECT_AVOIDANCE`` (the same obstacles for every car) race too.
+
+Files, in the DRfC layout that deepracer-utils reads (file-formats.md §8.3), under each model's
+prefix, rewritten after every trial of that model:
 
 * ``<prefix>/evaluation-<id>/evaluation-simtrace/0-iteration.csv``;
 * ``<prefix>/metrics/EvaluationMetrics-<id>.json``, or ``METRICS_S3_OBJECT_KEY`` when given
-  (parallel workers must not share one);
-* ``<prefix>/mp4/evaluation-<id>.mp4`` at the end.
+  (parallel workers, and the models of a race, must not share one);
+* ``<prefix>/mp4/evaluation-<id>.mp4`` at the end; a race records one video, put under every
+  model's prefix.
 
 The policy acts deterministically (argmax or mean). Exit status: 0 on success, 2 for bad input
 (missing checkpoint, model metadata that does not fit the checkpoint, bad settings).
@@ -38,7 +49,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +59,11 @@ import yaml
 from markov.agents.clipped_ppo import AgentInputError, ClippedPPOAgent
 from markov.checkpoints import CheckpointNotFound, build_agent, find_checkpoint, load_weights
 from markov.environment.model_metadata import ModelMetadata, ModelMetadataError
-from markov.environment.reward_function import RewardFunctionError, reward_function_from_source
+from markov.environment.reward_function import (
+    RewardFunction,
+    RewardFunctionError,
+    reward_function_from_source,
+)
 from markov.environment.world_config import WorldConfig, WorldConfigError, parse_bool
 from markov.evaluation import (
     EVALUATION_KEYS,
@@ -57,6 +72,7 @@ from markov.evaluation import (
     checkpoint_policy,
     evaluate,
 )
+from markov.head_to_head import race
 from markov.metrics import EvaluationMetricsWriter, evaluation_metrics_key
 from markov.presets.preset import Hyperparameters
 from markov.run_inputs import RunInputError, read_model_metadata, read_reward_source
@@ -90,37 +106,49 @@ OVERRIDABLE_KEYS = (
 _WORKER_KEYS = frozenset({"EVAL_CHECKPOINT", "METRICS_S3_OBJECT_KEY", "REWARD_FILE_S3_KEY"})
 """Keys this worker uses itself; they are not handed to the environment."""
 
+PER_MODEL_KEYS = frozenset(
+    """MODEL_S3_PREFIX MODEL_S3_BUCKET MODEL_METADATA_FILE_S3_KEY MODEL_NAME EVAL_CHECKPOINT
+    REWARD_FILE_S3_KEY METRICS_S3_BUCKET METRICS_S3_OBJECT_KEY METRICS_S3_PREFIX SIMTRACE_S3_BUCKET
+    SIMTRACE_S3_PREFIX SIMTRACE_EPISODE_S3_PREFIX MP4_S3_BUCKET MP4_S3_OBJECT_PREFIX
+    KINESIS_VIDEO_STREAM_NAME DISPLAY_NAME RACER_NAME CAR_NAME CAR_COLOR BODY_SHELL_TYPE""".split()
+)
+"""Keys that may list one value per model (head2head YAML, DRfC); the others are one setting for
+the whole race."""
+
 
 class EvaluationConfigError(ValueError):
     """An environment variable or YAML value of the evaluation job cannot be used."""
 
 
 @dataclass(frozen=True)
-class EvaluationJob:
-    """A resolved evaluation job: where the model is, what to run, where files go."""
+class ModelJob:
+    """One model of an evaluation job: where it is and where its files go."""
 
     prefix: str
-    world_name: str
+    name: str
     checkpoint: str
+    metadata_key: str
+    reward_key: str | None
+    metrics_key: str
+    simtrace_prefix: str
+    video_key: str
+
+
+@dataclass(frozen=True)
+class EvaluationJob:
+    """A resolved evaluation job: the model (or the models racing head-to-head) and the world."""
+
+    models: tuple[ModelJob, ...]
+    world_name: str
     evaluation_id: str
     world: WorldConfig
     world_params: dict[str, Any]
-    metrics_key: str
-    metadata_key: str
-    reward_key: str | None
     save_mp4: bool
-
-    @property
-    def simtrace_prefix(self) -> str:
-        return evaluation_simtrace_prefix(self.prefix, self.evaluation_id)
-
-    @property
-    def video_key(self) -> str:
-        return f"{self.prefix}/mp4/evaluation-{self.evaluation_id}.mp4"
 
 
 def read_evaluation_yaml(store: ModelStore, key: str) -> dict[str, Any]:
-    """The evaluation YAML as a dict; DRfC's one-element lists become their element."""
+    """The evaluation YAML as a dict; a one-element list (DRfC) becomes its element, longer
+    lists (one value per model of a head-to-head race) stay lists."""
     if not store.exists(key):
         raise RunInputError(f"S3_YAML_NAME is {key!r} but {store.url} has no such file.")
     try:
@@ -131,13 +159,13 @@ def read_evaluation_yaml(store: ModelStore, key: str) -> dict[str, Any]:
         raise EvaluationConfigError(f'{key} must be a YAML mapping of KEY: "value" lines.')
     params: dict[str, Any] = {}
     for name, value in loaded.items():
-        if isinstance(value, list):
-            if len(value) != 1:
+        if isinstance(value, list) and name != "OBJECT_POSITIONS":
+            if not value:
                 raise EvaluationConfigError(
-                    f"{key}: {name} lists {len(value)} values; this worker evaluates one car, "
-                    "so give one value (head-to-head evaluation is not supported)"
+                    f"{key}: {name} is an empty list; give a value (or one per model)"
                 )
-            value = value[0]
+            values = ["" if item is None else item for item in value]
+            value = values[0] if len(values) == 1 else values
         params[str(name)] = "" if value is None else value
     return params
 
@@ -150,7 +178,10 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
         settings.update(read_evaluation_yaml(store, _key(yaml_key)))
     settings.update({name: environ[name] for name in OVERRIDABLE_KEYS if name in environ})
 
-    prefix = normalize_prefix(_key(_required(settings, "MODEL_S3_PREFIX")))
+    count = _model_count(settings)
+    prefixes = [
+        normalize_prefix(_key(item)) for item in _per_model(settings, "MODEL_S3_PREFIX", count)
+    ]
     world_name = _required(settings, "WORLD_NAME")
     world_params = {
         name: value
@@ -159,26 +190,38 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
     }
     world_params.setdefault("NUMBER_OF_TRIALS", DEFAULT_NUMBER_OF_TRIALS)
     world = WorldConfig.from_params(world_params, evaluation=True)
-    evaluation_id = _evaluation_id(store, prefix, environ.get("EVALUATION_ID", "").strip())
-    metrics_key = str(settings.get("METRICS_S3_OBJECT_KEY", "")).strip()
-    reward_key = str(settings.get("REWARD_FILE_S3_KEY", "")).strip()
-    if not reward_key and store.exists(f"{prefix}/reward_function.py"):
-        reward_key = f"{prefix}/reward_function.py"
-    metadata_key = str(settings.get("MODEL_METADATA_FILE_S3_KEY", "")).strip()
-    if not metrics_key:
-        metrics_key = evaluation_metrics_key(prefix, evaluation_id)
-    if not metadata_key:
-        metadata_key = f"{prefix}/model/model_metadata.json"
+    evaluation_id = _evaluation_id(store, prefixes, environ.get("EVALUATION_ID", "").strip())
+    names = ("DISPLAY_NAME", "RACER_NAME", *_WORKER_KEYS, "MODEL_METADATA_FILE_S3_KEY")
+    columns = {name: _per_model(settings, name, count) for name in names}
+    models = []
+    for index, prefix in enumerate(prefixes):
+        value = {name: column[index] for name, column in columns.items()}
+        reward_key = value["REWARD_FILE_S3_KEY"]
+        if not reward_key and store.exists(f"{prefix}/reward_function.py"):
+            reward_key = f"{prefix}/reward_function.py"
+        metadata_key = value["MODEL_METADATA_FILE_S3_KEY"] or f"{prefix}/model/model_metadata.json"
+        metrics_key = value["METRICS_S3_OBJECT_KEY"] or evaluation_metrics_key(
+            prefix, evaluation_id
+        )
+        models.append(
+            ModelJob(
+                prefix=prefix,
+                name=value["DISPLAY_NAME"] or value["RACER_NAME"] or prefix,
+                checkpoint=value["EVAL_CHECKPOINT"] or DEFAULT_EVAL_CHECKPOINT,
+                metadata_key=_key(metadata_key),
+                reward_key=_key(reward_key) if reward_key else None,
+                metrics_key=_key(metrics_key),
+                simtrace_prefix=evaluation_simtrace_prefix(prefix, evaluation_id),
+                video_key=f"{prefix}/mp4/evaluation-{evaluation_id}.mp4",
+            )
+        )
+    _check_distinct(models)
     return EvaluationJob(
-        prefix=prefix,
+        models=tuple(models),
         world_name=world_name,
-        checkpoint=str(settings.get("EVAL_CHECKPOINT", DEFAULT_EVAL_CHECKPOINT)).strip(),
         evaluation_id=evaluation_id,
         world=world,
         world_params=world_params,
-        metrics_key=_key(metrics_key),
-        metadata_key=_key(metadata_key),
-        reward_key=_key(reward_key) if reward_key else None,
         save_mp4=parse_bool("SAVE_MP4", environ.get("SAVE_MP4", "true")),
     )
 
@@ -199,32 +242,44 @@ def load_checkpoint_agent(
     return agent, ref, model_metadata
 
 
-def run_job(store: ModelStore, job: EvaluationJob) -> EvaluationResult:
-    """Load the checkpoint, run the trials and write simtrace, metrics and video."""
-    agent, ref, model_metadata = load_checkpoint_agent(
-        store, job.prefix, job.checkpoint, job.metadata_key
+@dataclass(frozen=True)
+class _LoadedModel:
+    """A model ready to drive: its agent, checkpoint, metadata and reward function."""
+
+    job: ModelJob
+    agent: ClippedPPOAgent
+    ref: CheckpointRef
+    metadata: ModelMetadata
+    reward_function: RewardFunction | None
+
+
+def _load_model(store: ModelStore, model: ModelJob) -> _LoadedModel:
+    """Load a model's checkpoint, metadata and reward function (for its simtrace rewards)."""
+    agent, ref, metadata = load_checkpoint_agent(
+        store, model.prefix, model.checkpoint, model.metadata_key
     )
     reward_function = (
-        reward_function_from_source(read_reward_source(store, job.reward_key), job.reward_key)
-        if job.reward_key
+        reward_function_from_source(read_reward_source(store, model.reward_key), model.reward_key)
+        if model.reward_key
         else None
     )
-    world = job.world
-    print(
-        f"Evaluation> model={store.url}/{job.prefix}, checkpoint={ref.name}, "
-        f"world={job.world_name}, trials={world.number_of_trials}, "
-        f"continuous={world.is_continuous}, resets={world.number_of_resets}, "
-        f"id={job.evaluation_id}",
-        flush=True,
-    )
-    simtrace = SimtraceWriter(store, job.simtrace_prefix)
-    metrics = EvaluationMetricsWriter(store, job.metrics_key)
+    return _LoadedModel(model, agent, ref, metadata, reward_function)
 
-    def record_trial(trial: TrialResult, rows: list[dict[str, Any]]) -> None:
+
+class _ModelFiles:
+    """One model's simtrace and metrics files, rewritten after each of its trials."""
+
+    def __init__(self, store: ModelStore, model: ModelJob, label: str) -> None:
+        self.model = model
+        self.label = label
+        self.simtrace = SimtraceWriter(store, model.simtrace_prefix)
+        self.metrics = EvaluationMetricsWriter(store, model.metrics_key)
+
+    def record(self, trial: TrialResult, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            simtrace.add_row(row)
-        simtrace.flush(0)
-        metrics.add_episode(
+            self.simtrace.add_row(row)
+        self.simtrace.flush(0)
+        self.metrics.add_episode(
             start_time_s=trial.start_time_s,
             end_time_s=trial.end_time_s,
             completion_percentage=trial.completion_percentage,
@@ -232,45 +287,88 @@ def run_job(store: ModelStore, job: EvaluationJob) -> EvaluationResult:
             **trial.reset_counts(),
         )
         print(
-            f"Evaluation> trial={trial.trial}, status={trial.episode_status}, "
+            f"Evaluation> {self.label}trial={trial.trial}, status={trial.episode_status}, "
             f"progress={trial.completion_percentage:.1f}, time={trial.lap_time_s:.2f} s, "
             f"resets={trial.reset_count}",
             flush=True,
         )
 
-    video = VideoRecorder(job.video_key, store=store) if job.save_mp4 else None
-    extra = {name: value for name, value in job.world_params.items() if name not in EVALUATION_KEYS}
-    try:
-        result = evaluate(
-            checkpoint_policy(agent),
-            job.world_name,
-            model_metadata,
-            number_of_trials=world.number_of_trials,
-            is_continuous=world.is_continuous,
-            number_of_resets=world.number_of_resets,
-            off_track_penalty=world.off_track_penalty,
-            collision_penalty=world.collision_penalty,
-            reverse_dir=world.reverse_dir,
-            race_type=world.race_type,
-            extra_params=extra,
-            reward_function=reward_function,
-            video=video,
-            on_trial=record_trial,
+    @property
+    def written(self) -> list[str]:
+        """The keys of the files this model's trials are written to."""
+        return [f"{self.model.simtrace_prefix}/0-iteration.csv", self.model.metrics_key]
+
+
+def run_job(store: ModelStore, job: EvaluationJob) -> list[EvaluationResult]:
+    """Load the checkpoints, run the trials (or the race) and write simtrace, metrics and video;
+    returns one result per model."""
+    loaded = [_load_model(store, model) for model in job.models]
+    world = job.world
+    racing = len(loaded) > 1
+    for index, model in enumerate(loaded):
+        print(
+            f"Evaluation> {_label(index, racing)}model={store.url}/{model.job.prefix}, "
+            f"checkpoint={model.ref.name}, world={job.world_name}, "
+            f"trials={world.number_of_trials}, continuous={world.is_continuous}, "
+            f"resets={world.number_of_resets}, id={job.evaluation_id}",
+            flush=True,
         )
+    files = [_ModelFiles(store, model.job, _label(i, racing)) for i, model in enumerate(loaded)]
+    video = VideoRecorder(job.models[0].video_key, store=store) if job.save_mp4 else None
+    settings = {
+        "number_of_trials": world.number_of_trials,
+        "is_continuous": world.is_continuous,
+        "number_of_resets": world.number_of_resets,
+        "off_track_penalty": world.off_track_penalty,
+        "collision_penalty": world.collision_penalty,
+        "reverse_dir": world.reverse_dir,
+        "race_type": world.race_type,
+        "extra_params": {
+            name: value for name, value in job.world_params.items() if name not in EVALUATION_KEYS
+        },
+        "video": video,
+    }
+    try:
+        if racing:
+            results = race(
+                [checkpoint_policy(model.agent) for model in loaded],
+                job.world_name,
+                [model.metadata for model in loaded],
+                reward_functions=[model.reward_function for model in loaded],
+                car_names=[model.job.name for model in loaded],
+                on_trial=lambda index, trial, rows: files[index].record(trial, rows),
+                **settings,
+            )
+        else:
+            (model,) = loaded
+            results = [
+                evaluate(
+                    checkpoint_policy(model.agent),
+                    job.world_name,
+                    model.metadata,
+                    reward_function=model.reward_function,
+                    on_trial=files[0].record,
+                    **settings,
+                )
+            ]
     except BaseException:
         if video is not None:
             video.discard()
         raise
-    written = [f"{job.simtrace_prefix}/0-iteration.csv", job.metrics_key]
     if video is not None:
-        written.append(str(video.close()))
-    best = result.best_lap_time_s
-    print(
-        f"Evaluation> done: {result.laps_completed}/{len(result.trials)} laps completed, "
-        f"best lap {'-' if best is None else f'{best:.2f} s'}; wrote {', '.join(written)}",
-        flush=True,
-    )
-    return result
+        first = str(video.close())
+        for model in job.models[1:]:
+            store.put_bytes(model.video_key, store.get_bytes(first))
+    for index, (result, model_files) in enumerate(zip(results, files, strict=True)):
+        written = [*model_files.written, *([model_files.model.video_key] if video else [])]
+        best = result.best_lap_time_s
+        print(
+            f"Evaluation> {_label(index, racing)}done: {result.laps_completed}/"
+            f"{len(result.trials)} laps completed, best lap "
+            f"{'-' if best is None else f'{best:.2f} s'}; wrote {', '.join(written)}",
+            flush=True,
+        )
+    return results
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
@@ -296,6 +394,68 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     return 0
 
 
+def _label(index: int, racing: bool) -> str:
+    """How the log lines name a model: nothing for a single model, ``car=<n>, `` in a race."""
+    return f"car={index + 1}, " if racing else ""
+
+
+def _model_count(settings: Mapping[str, Any]) -> int:
+    """How many models ``MODEL_S3_PREFIX`` names; every other list must give one value each."""
+    prefixes = settings.get("MODEL_S3_PREFIX", "")
+    count = len(prefixes) if isinstance(prefixes, list) else 1
+    for name, value in settings.items():
+        if not isinstance(value, list) or name == "OBJECT_POSITIONS":
+            continue
+        if name not in PER_MODEL_KEYS:
+            raise EvaluationConfigError(
+                f"{name} lists {len(value)} values; it is one setting for the whole race, so "
+                "give one value"
+            )
+        if len(value) != count:
+            raise EvaluationConfigError(
+                f"{name} lists {len(value)} values but MODEL_S3_PREFIX names {count} "
+                f"model{'s' if count > 1 else ''}; give one value per model, in the order of "
+                "MODEL_S3_PREFIX (or one value for every model)"
+            )
+    return count
+
+
+def _per_model(settings: Mapping[str, Any], name: str, count: int) -> list[str]:
+    """One value of ``name`` per model ('' when unset); MODEL_S3_PREFIX entries must be set."""
+    value = settings.get(name, "")
+    items = value if isinstance(value, list) else [value] * count
+    values = [str(item).strip() for item in items]
+    if name == "MODEL_S3_PREFIX":
+        if count == 1:
+            return [_required(settings, name)]
+        for index, item in enumerate(values):
+            if not _key(item):
+                raise EvaluationConfigError(
+                    f"MODEL_S3_PREFIX entry {index + 1} is empty; give the store prefix of each "
+                    "model that races"
+                )
+    return values
+
+
+def _check_distinct(models: Sequence[ModelJob]) -> None:
+    """Models of a race must not share a prefix or a metrics file."""
+    for name, values in [
+        ("MODEL_S3_PREFIX", [model.prefix for model in models]),
+        ("METRICS_S3_OBJECT_KEY", [model.metrics_key for model in models]),
+    ]:
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            hint = (
+                "race two different models (copy a model to a second prefix to race it against "
+                "itself)"
+                if name == "MODEL_S3_PREFIX"
+                else "give each model its own key, e.g. <prefix>/evaluation_metrics.json"
+            )
+            raise EvaluationConfigError(
+                f"{name} gives {repeated[0]!r} to more than one model; {hint}"
+            )
+
+
 def _required(settings: Mapping[str, Any], name: str) -> str:
     value = str(settings.get(name, "")).strip()
     if not value:
@@ -311,8 +471,8 @@ def _key(text: str) -> str:
     return text.strip().lstrip("/")
 
 
-def _evaluation_id(store: ModelStore, prefix: str, requested: str) -> str:
-    """The given id (checked), or the current UTC time moved on past ids already in use."""
+def _evaluation_id(store: ModelStore, prefixes: Sequence[str], requested: str) -> str:
+    """The given id (checked), or the current UTC time moved on past ids any model uses."""
     if requested:
         try:
             return format_run_timestamp(requested)
@@ -324,8 +484,10 @@ def _evaluation_id(store: ModelStore, prefix: str, requested: str) -> str:
     moment = datetime.now(UTC)
     while True:
         stamp = format_run_timestamp(moment)
-        if not store.list(f"{prefix}/evaluation-{stamp}") and not store.exists(
-            evaluation_metrics_key(prefix, stamp)
+        if not any(
+            store.list(f"{prefix}/evaluation-{stamp}")
+            or store.exists(evaluation_metrics_key(prefix, stamp))
+            for prefix in prefixes
         ):
             return stamp
         moment += timedelta(seconds=1)

@@ -9,6 +9,10 @@ OBJECT_AVOIDANCE and HEAD_TO_BOT races add obstacles or bot cars (``objects.Trac
 they are re-placed on every reset, bot cars move with simulated time, a collision is the reset
 rule ``crashed`` (a bot car that runs into the agent pauses instead), and the object keys of the
 params, the sensors and the top-down view all see them. Without objects none of this runs.
+
+Head-to-head races add the other racers with ``set_other_cars``: bot-car sized objects after the
+race's own, seen and collided with like bot cars. Running into one from behind is this car's
+crash (it waits where it stands for COLLISION_PENALTY); being run into from behind is not.
 """
 
 from __future__ import annotations
@@ -143,6 +147,8 @@ class DeepRacerRacetrackEnv(gym.Env):
             (_lidar_reach(name, self._lidar_config) for name in self.sensor_names), default=0.0
         )
         self._objects: TrackObjects | None = None
+        self._other_cars: list[tuple[float, ...]] = []
+        self._in_episode = False
 
         self.sim_time = 0.0
         self.episode_index = 0
@@ -187,10 +193,13 @@ class DeepRacerRacetrackEnv(gym.Env):
             suite.rng = self.np_random
 
         self.track = self._track(self.reverse_dir)
+        self._in_episode = True
         self._objects = None
         if self._has_objects:
             self._objects = self._objects_for(self.reverse_dir)
             self._objects.reset(self.np_random)
+        if self._other_cars:
+            self._place_other_cars()
         self._episode_start_time = self.sim_time
         self._obstacle_crash_counter = 0
         self._mercy_obstacle = -1
@@ -237,7 +246,8 @@ class DeepRacerRacetrackEnv(gym.Env):
         collided = -1
         if phase == RUN:
             if objects is not None:
-                collided = self._collision(objects, car, geometry.ndist)
+                elapsed = self.sim_time - self._episode_start_time
+                collided = objects.crash(car.x, car.y, car.yaw, geometry.ndist, elapsed)
             status = self._rules.evaluate(
                 progress=progress,
                 prev_progress=self._prev_progress,
@@ -344,8 +354,32 @@ class DeepRacerRacetrackEnv(gym.Env):
 
     @property
     def objects(self) -> TrackObjects | None:
-        """This episode's obstacles and bot cars (None in a race without objects)."""
+        """This episode's obstacles, bot cars and other racers (None when there are none)."""
         return self._objects
+
+    def set_other_cars(self, poses: Sequence[tuple[float, float, float, float]]) -> None:
+        """The other racers of a head-to-head race, as ``(x, y, yaw, speed)`` of each car's
+        origin (metres, radians, m/s); an empty sequence removes them.
+
+        They replace the previous ones and stay, through resets too, until the next call: a race
+        calls this before every step. They become objects after the race's own obstacles and bot
+        cars (bot-car footprint, params, sensors, top-down view).
+        """
+        checked = []
+        for index, pose in enumerate(poses):
+            try:
+                values = tuple(float(value) for value in pose)
+            except (TypeError, ValueError):
+                values = ()
+            if len(values) != 4 or not all(map(math.isfinite, values)):
+                raise ValueError(
+                    f"set_other_cars: pose {index} is {pose!r}; give (x, y, yaw, speed) as four "
+                    "finite numbers (metres, radians, m/s)"
+                )
+            checked.append(values)
+        self._other_cars = checked
+        if self._in_episode:
+            self._place_other_cars()
 
     @property
     def car(self) -> dynamics.CarState:
@@ -385,18 +419,6 @@ class DeepRacerRacetrackEnv(gym.Env):
                 self._phase = PAUSE
                 self._pause_remaining = penalty
         return False
-
-    def _collision(self, objects: TrackObjects, car: dynamics.CarState, ndist: float) -> int:
-        """The object the agent crashed into, or -1 (§9.2, §9.3).
-
-        A bot car that hits the agent from behind is not the agent's crash: the bot cars pause
-        for PENALTY_SECONDS instead.
-        """
-        hit = objects.first_collision(car.x, car.y, car.yaw)
-        if hit >= 0 and objects.is_bot(hit) and objects.agent_is_ahead(hit, ndist):
-            objects.pause_bots(self.sim_time - self._episode_start_time)
-            return -1
-        return hit
 
     def _start_pose(self) -> tuple[float, float, float]:
         """Start on the centre line, or in training on the lane opposite an object that stands
@@ -449,6 +471,21 @@ class DeepRacerRacetrackEnv(gym.Env):
             self._obstacle_crash_counter = 0
             return config.reset_ahead_dist
         return -config.reset_behind_dist
+
+    def _place_other_cars(self) -> None:
+        """Put the other racers into this episode's objects; without them and without the
+        race's own objects there are none, so a step costs what it did before."""
+        objects = self._objects
+        if self._other_cars:
+            if objects is None:
+                objects = self._objects_for(self.reverse_dir)
+                objects.reset(self.np_random)
+                self._objects = objects
+            objects.set_other_cars(self._other_cars)
+        elif self._has_objects:
+            objects.set_other_cars(())
+        else:
+            self._objects = None
 
     def _advance_start(self) -> None:
         """Round-robin start and direction alternation after a training episode (§6.2)."""

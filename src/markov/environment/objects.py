@@ -18,8 +18,15 @@ U(``LOWER_LANE_CHANGE_TIME``, ``UPPER_LANE_CHANGE_TIME``) seconds of driving tim
 the other lane over ``LANE_CHANGE_DISTANCE`` metres of centre-line distance (a smoothstep blend
 of the two lane curves, so position and heading stay continuous), and so on.
 
-Collisions (§9.3): the agent crashes into the first object (in insertion order: obstacles, then
-bot cars) whose rectangle strictly contains a corner of the agent's footprint.
+Other racers (head-to-head races): ``set_other_cars`` puts the other cars of a race after the
+obstacles and bot cars, with the bot-car footprint; the race sets their poses every step.
+
+Collisions (§9.3): the agent crashes into the first object (in insertion order: obstacles, bot
+cars, other racers) whose rectangle strictly contains a corner of the agent's footprint. Another
+racer is hit when the two footprints overlap with a positive area (a separating-axis test): two
+equally wide cars in exact line, as lockstep cars often are, overlap without either having a
+corner strictly inside the other. A car that the agent touches while ahead of it is not the
+agent's crash (§9.2): a bot car then pauses, another racer is crashed in its own environment.
 
 The per-step paths (``advance``, ``first_collision``) use scalar arithmetic on a handful of
 objects, which is cheaper than numpy at these sizes; per-episode work uses numpy and shapely.
@@ -345,13 +352,13 @@ class CenterProjector:
 
 # ------------------------------------------------------------------------------------ the world
 class TrackObjects:
-    """The obstacles and bot cars of one race on one track direction.
+    """The obstacles, bot cars and other racers of one race on one track direction.
 
-    Per-object state is kept in parallel lists indexed in insertion order (obstacles, then bot
-    cars): ``xs``, ``ys``, ``yaws`` (radians), ``distances`` (centre-line projection, metres from
-    waypoint 0 of this direction), ``center_offsets`` (distance to the centre line),
-    ``left_of_center``, ``inner`` (which lane the object occupies) and ``boxes`` (for sensors).
-    ``order`` / ``sorted_distances`` sort the objects along the centre line.
+    Per-object state is kept in parallel lists indexed in insertion order (obstacles, bot cars,
+    then other racers): ``xs``, ``ys``, ``yaws`` (radians), ``distances`` (centre-line projection,
+    metres from waypoint 0 of this direction), ``center_offsets`` (distance to the centre line),
+    ``left_of_center``, ``inner`` (which lane the object occupies), ``speeds`` and ``boxes`` (for
+    sensors). ``order`` / ``sorted_distances`` sort the objects along the centre line.
     """
 
     def __init__(self, config: WorldConfig, track: Track) -> None:
@@ -360,6 +367,7 @@ class TrackObjects:
         self.obstacle_count = config.obstacle_count
         self.bot_count = config.bot_car_count
         self.count = self.obstacle_count + self.bot_count
+        self.other_car_count = 0
         self._config = config
         self._check_fit()
 
@@ -400,8 +408,11 @@ class TrackObjects:
 
     # ---------------------------------------------------------------------- episode start
     def reset(self, rng: np.random.Generator) -> None:
-        """Place the obstacles and bot cars for a new episode (bot clock back to 0)."""
+        """Place the obstacles and bot cars for a new episode (bot clock back to 0); the other
+        racers leave until ``set_other_cars`` brings them back."""
         self._rng = rng
+        if self.other_car_count:
+            self._resize_other_cars(0)
         xs, ys, yaws, distances, offsets, left, inner = self._obstacle_layout(rng)
         zeros = [0.0] * self.bot_count  # bot cars fill their slots in _reset_bots
         self.xs, self.ys, self.yaws = [*xs, *zeros], [*ys, *zeros], [*yaws, *zeros]
@@ -429,6 +440,8 @@ class TrackObjects:
         if self._fixed_obstacles is not None and not randomized:
             return self._fixed_obstacles
         count, track, length = self.obstacle_count, self.track, self.length
+        if not count:  # no obstacles in this race type, even with OBJECT_POSITIONS given
+            return [], [], [], [], [], [], []
         if config.object_positions:
             distances = [ndist * length for ndist, _ in config.object_positions]
             inner = [lane == INNER_LANE for _, lane in config.object_positions]
@@ -540,6 +553,58 @@ class TrackObjects:
         self._bot_boxes = None
         self._sort()
 
+    def set_other_cars(self, poses: Sequence[tuple[float, float, float, float]]) -> None:
+        """Put the other racers of a head-to-head race at ``(x, y, yaw, speed)`` (car origin,
+        metres, radians, m/s), replacing the previous ones: bot-car sized, after the obstacles
+        and bot cars."""
+        if len(poses) != self.other_car_count:
+            self._resize_other_cars(len(poses))
+        center = self.track.center
+        points = center.points
+        left_is_inner = self._left_is_inner
+        base = self.obstacle_count + self.bot_count
+        for i, (x, y, yaw, speed) in enumerate(poses, start=base):
+            near = center.project(x, y)
+            (ax, ay), (bx, by) = points[near.segment], points[near.segment + 1]
+            is_left = bool((bx - ax) * (y - ay) - (by - ay) * (x - ax) > 0.0)
+            c, s = math.cos(yaw), math.sin(yaw)
+            self.xs[i], self.ys[i], self.yaws[i], self.speeds[i] = x, y, math.atan2(s, c), speed
+            self._cos[i], self._sin[i] = c, s
+            self.distances[i], self.center_offsets[i] = near.arc_length, near.distance
+            self.left_of_center[i], self.inner[i] = is_left, is_left == left_is_inner
+        self._bot_boxes = None
+        self._sort()
+
+    def _resize_other_cars(self, count: int) -> None:
+        """Make room for ``count`` other racers in every per-object list."""
+        base = self.obstacle_count + self.bot_count
+        half_length, half_width = 0.5 * BOT_CAR_LENGTH_M, 0.5 * BOT_CAR_WIDTH_M
+        agent_reach = 0.5 * math.hypot(BOT_CAR_LENGTH_M, BOT_CAR_WIDTH_M)
+        fills = [
+            (self._half_widths, half_width),
+            (self._half_lengths, half_length),
+            (self._reach_sq, (agent_reach + math.hypot(half_length, half_width)) ** 2),
+            (self._box_radius, 0.5 * math.hypot(BOT_CAR_SIZE[0], BOT_CAR_SIZE[1])),
+            (self._heights, BOT_CAR_Z_M),
+            (self.speeds, 0.0),
+            (self.xs, 0.0),
+            (self.ys, 0.0),
+            (self.yaws, 0.0),
+            (self._cos, 1.0),
+            (self._sin, 0.0),
+            (self.distances, 0.0),
+            (self.center_offsets, 0.0),
+            (self.left_of_center, False),
+            (self.inner, True),
+        ]
+        for values, fill in fills:
+            del values[base:]
+            values.extend([fill] * count)
+        self.other_car_count = count
+        self.count = base + count
+        self._bot_boxes = None
+        self._sort()
+
     def _sort(self) -> None:
         self.order = sorted(range(self.count), key=self.distances.__getitem__)
         self.sorted_distances = [self.distances[i] for i in self.order]
@@ -547,11 +612,12 @@ class TrackObjects:
     # -------------------------------------------------------------------------- queries
     @property
     def headings(self) -> list[float]:
-        """``objects_heading``: yaw (radians) of each bot car, 0.0 for obstacles."""
+        """``objects_heading``: yaw (radians) of each car, 0.0 for obstacles."""
         return [0.0] * self.obstacle_count + self.yaws[self.obstacle_count :]
 
     def is_bot(self, index: int) -> bool:
-        """Whether object ``index`` is a bot car (not a static obstacle)."""
+        """Whether object ``index`` is a moving car (a bot car or another racer), not a static
+        obstacle."""
         return index >= self.obstacle_count
 
     def closest(self, arc: float) -> list[int]:
@@ -564,11 +630,12 @@ class TrackObjects:
         return [self.order[prev], self.order[nxt]]
 
     def first_collision(self, x: float, y: float, yaw: float) -> int:
-        """Index of the first object whose rectangle strictly contains an agent footprint
-        corner (car origin ``x, y``, heading ``yaw``), or -1."""
+        """Index of the first object the agent (car origin ``x, y``, heading ``yaw``) touches, or
+        -1: an obstacle or bot car whose rectangle strictly contains an agent footprint corner,
+        else another racer whose footprint overlaps the agent's."""
         corners = None
         xs, ys = self.xs, self.ys
-        for i in range(self.count):
+        for i in range(self.count - self.other_car_count):
             ox, oy = xs[i], ys[i]
             if (ox - x) ** 2 + (oy - y) ** 2 >= self._reach_sq[i]:
                 continue
@@ -580,10 +647,48 @@ class TrackObjects:
                 rx, ry = cx - ox, cy - oy
                 if abs(rx * c + ry * s) < half_length and abs(ry * c - rx * s) < half_width:
                     return i
+        if self.other_car_count:
+            return self._first_other_car_overlap(x, y, yaw)
         return -1
 
+    def _first_other_car_overlap(self, x: float, y: float, yaw: float) -> int:
+        """Index of the first other racer whose footprint overlaps the agent's footprint with a
+        positive area (no separating axis among the four rectangle sides), or -1."""
+        ca, sa = math.cos(yaw), math.sin(yaw)
+        hl, hw = 0.5 * BOT_CAR_LENGTH_M, 0.5 * BOT_CAR_WIDTH_M
+        for i in range(self.count - self.other_car_count, self.count):
+            dx, dy = self.xs[i] - x, self.ys[i] - y
+            if dx * dx + dy * dy >= self._reach_sq[i]:
+                continue
+            cb, sb = self._cos[i], self._sin[i]
+            hlb, hwb = self._half_lengths[i], self._half_widths[i]
+            parallel, crossing = abs(ca * cb + sa * sb), abs(ca * sb - sa * cb)
+            if (
+                abs(dx * ca + dy * sa) < hl + hlb * parallel + hwb * crossing
+                and abs(dy * ca - dx * sa) < hw + hlb * crossing + hwb * parallel
+                and abs(dx * cb + dy * sb) < hlb + hl * parallel + hw * crossing
+                and abs(dy * cb - dx * sb) < hwb + hl * crossing + hw * parallel
+            ):
+                return i
+        return -1
+
+    def crash(self, x: float, y: float, yaw: float, agent_ndist: float, elapsed_s: float) -> int:
+        """The object the agent (car origin ``x, y``, heading ``yaw``, front point at
+        ``agent_ndist``) crashed into, or -1 (§9.2, §9.3).
+
+        Touching a car while ahead of it is no crash for the agent: a bot car that ran into the
+        agent pauses the bot cars (``elapsed_s`` into the episode); another racer that did is
+        crashed in its own environment.
+        """
+        hit = self.first_collision(x, y, yaw)
+        if hit >= self.obstacle_count and self.agent_is_ahead(hit, agent_ndist):
+            if hit < self.obstacle_count + self.bot_count:
+                self.pause_bots(elapsed_s)
+            return -1
+        return hit
+
     def agent_is_ahead(self, index: int, agent_ndist: float) -> bool:
-        """Whether the agent (front point at ``agent_ndist``) is ahead of bot car ``index``.
+        """Whether the agent (front point at ``agent_ndist``) is ahead of car ``index``.
 
         Both are compared by normalised centre-line position of their front points, on the
         circle: "ahead" means less than half a lap in front.
