@@ -21,7 +21,7 @@ run: $(STAMP)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test: $(STAMP)
-	$(PY) -m ruff check src workshop_helpers tests bench conftest.py
+	$(PY) -m ruff check --no-cache src workshop_helpers tests bench conftest.py
 	$(PY) -m pytest tests
 	$(PY) -m pytest $(NBVAL) notebooks
 

@@ -7,8 +7,8 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import circle_route, shared_track, straight_route
 
+from conftest import circle_route, shared_track, straight_route
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.reward_function import RewardFunctionError
 from markov.environment.scripted import CenterLineDriver, action_for

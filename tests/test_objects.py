@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import circle_route
 
+from conftest import circle_route
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.objects import (
     BOX_OBSTACLE_DIMENSION,

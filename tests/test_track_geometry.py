@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import circle_route, shared_track, straight_route
 from shapely.geometry import LinearRing, LineString
 
+from conftest import circle_route, shared_track, straight_route
 from markov.tracks import RouteFileError, Track, load_track, validate_route
 from markov.tracks.geometry import Polyline
 

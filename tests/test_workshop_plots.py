@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from conftest import circle_route
 from matplotlib.collections import PathCollection
 from matplotlib.patches import FancyArrow, Rectangle
 
+from conftest import circle_route
 from markov.environment.model_metadata import default_model_metadata
 from markov.tracks import BUILTIN_TRACKS, WORKSHOP_TRACKS, load_track, official
 from workshop_helpers.plotting import (

@@ -19,7 +19,7 @@ from markov.store import open_store
 from workshop_helpers.backends import JobState, get_backend
 from workshop_helpers.bundle import BUNDLE_NAME
 from workshop_helpers.experiment import Experiment, list_experiments, load_experiment
-from workshop_helpers.paths import RUNS_DIR_ENV, build_dir, repo_root, runs_dir
+from workshop_helpers.paths import build_dir, runs_dir, shown_path
 
 YES = ("y", "yes")
 CONFIRM_PROMPT = "Delete everything listed above? Type yes to delete, anything else keeps it: "
@@ -177,7 +177,7 @@ def cleanup_plan(experiments: ExperimentsArg = None) -> CleanupPlan:
         if experiment.folder.exists():
             targets.append(
                 Target(
-                    f"{_runs_label()}{experiment.id}/",
+                    f"{shown_path(runs_dir() / experiment.id)}/",
                     "your inputs and job records",
                     experiment.id,
                     path=experiment.folder,
@@ -191,7 +191,7 @@ def cleanup_plan(experiments: ExperimentsArg = None) -> CleanupPlan:
     if experiments is None and bundle.is_file():
         targets.append(
             Target(
-                _path_label(bundle),
+                shown_path(bundle),
                 "the engine bundle (rebuilt by the next upload)",
                 path=bundle,
                 size_bytes=bundle.stat().st_size,
@@ -283,7 +283,7 @@ def _store_target(experiment: Experiment) -> Target | None:
         if not Path(folder).exists():
             return None
         size = _folder_bytes(Path(folder))
-        label = _path_label(Path(folder)) + "/"
+        label = shown_path(Path(folder)) + "/"
     else:
         try:
             if not store.list(experiment.prefix):
@@ -336,21 +336,6 @@ def _size(size_bytes: int | None) -> str:
     if size_bytes < 1024 * 1024:
         return f"{size_bytes / 1024:.0f} kB"
     return f"{size_bytes / 1024 / 1024:.1f} MB"
-
-
-def _runs_label() -> str:
-    """How the runs folder is named in listings: ``runs/``, or ``$DR_RUNS_DIR/`` when moved."""
-    return "runs/" if runs_dir() == repo_root() / "runs" else f"${RUNS_DIR_ENV}/"
-
-
-def _path_label(path: Path) -> str:
-    """A path named from the runs folder or the repository when it lies inside them."""
-    for root, label in ((runs_dir(), _runs_label()), (repo_root(), "")):
-        try:
-            return label + path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            continue
-    return str(path)
 
 
 __all__ = [

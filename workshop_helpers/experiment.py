@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from markov.environment.deepracer_racetrack_env import DEFAULT_TRACK
 from markov.store import ModelStore, open_store
-from workshop_helpers.paths import runs_dir
+from workshop_helpers.paths import runs_dir, shown_path
 
 BACKENDS = ("local", "aws")
 DEFAULT_NAME = "dr"
@@ -79,7 +79,8 @@ class Experiment:
         path = self.input_path(name)
         if path.exists() and not overwrite:
             raise FileExistsError(
-                f"{path} already exists and holds your earlier {name}; pass overwrite=True to "
+                f"{shown_path(path)} already exists and holds your earlier {name}; pass "
+                "overwrite=True to "
                 "replace it, or keep the file as it is"
             )
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -55,3 +55,21 @@ def artifact_file(folder: str, name: str, suffix: str, what: str) -> Path:
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise FileNotFoundError(f"no {what} {name!r}; {hint}Available: {', '.join(names)}")
     return path
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as a learner should read it: from the runs folder (``runs/...``, or
+    ``$DR_RUNS_DIR/...`` when the runs folder was moved) or from the repository, else as is.
+
+    Also accepts ``file://`` store URLs. Notebook outputs stay free of machine paths.
+    """
+    text = os.fspath(path)
+    target = Path(text.removeprefix("file://"))
+    runs_label = "runs" if runs_dir() == repo_root() / "runs" else f"${RUNS_DIR_ENV}"
+    for root, label in ((runs_dir(), runs_label), (repo_root(), ".")):
+        try:
+            relative = target.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+        return label if relative == "." else f"{label}/{relative}"
+    return text

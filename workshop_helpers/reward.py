@@ -23,7 +23,7 @@ from markov.environment.scripted import CenterLineDriver
 from markov.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.model_config import MODEL_METADATA_FILE
-from workshop_helpers.paths import artifact_file, artifact_names
+from workshop_helpers.paths import artifact_file, artifact_names, shown_path
 
 TRIAL_SPEED_MPS = 1.0
 
@@ -40,7 +40,7 @@ class RewardCheck:
     def __repr__(self) -> str:
         if not self.ok:
             return f"Reward function has a problem: {self.message}"
-        saved = f"; saved to {self.saved_to}" if self.saved_to is not None else ""
+        saved = f"; saved to {shown_path(self.saved_to)}" if self.saved_to is not None else ""
         return f"Reward function OK: {self.message}{saved}"
 
     def _repr_html_(self) -> str:
@@ -50,7 +50,7 @@ class RewardCheck:
             else ("#cf222e", "Reward function has a problem")
         )
         saved = (
-            f"<br>Saved to <code>{html.escape(str(self.saved_to))}</code>"
+            f"<br>Saved to <code>{html.escape(shown_path(self.saved_to))}</code>"
             if (self.ok and self.saved_to is not None)
             else ""
         )
