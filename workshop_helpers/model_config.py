@@ -169,5 +169,3 @@ def sensor_choices() -> dict[str, tuple[str, ...]]:
 def network_choices() -> tuple[str, ...]:
     """The ``neural_network`` names, the shallow default first."""
     return NEURAL_NETWORKS
-
-
