@@ -33,7 +33,7 @@ from markov.store.base import TEMP_NAME_PREFIX, validate_key
 VIDEO_FPS = 15
 VIDEO_SIZE = (640, 480)
 PIP_SCALE = 2
-ENCODER_OPTIONS = ("-preset", "veryfast", "-crf", "23", "-movflags", "+faststart")
+ENCODER_OPTIONS = ("-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart")
 """libx264 settings: fast enough to keep up with the simulator, small files, playable on the
 web while downloading (the index is moved to the front of the file)."""
 
