@@ -199,13 +199,13 @@ class Trainer:
         """The episodes of ``iteration`` (SYNC) or of any pending batches (ASYNC)."""
         first_arrival = None
         episodes_wanted = self.hyperparameters.num_episodes_between_training
+        share = max(episodes_wanted // workers, 1)  # episodes in one worker's batch (ASYNC)
         while True:
             keys = self._pending_batches(iteration)
-            count = sum(self._batch_size_hint(k) for k in keys)
             complete = (
                 len(keys) >= workers
                 if self.settings.sync is SyncType.SYNC
-                else count >= episodes_wanted
+                else len(keys) * share >= episodes_wanted
             )
             now = time.monotonic()
             if keys and first_arrival is None:
@@ -236,13 +236,6 @@ class Trainer:
         if self.settings.sync is SyncType.SYNC:
             return self.store.list(f"{base}/iteration-{iteration}")
         return self.store.list(base)
-
-    def _batch_size_hint(self, key: str) -> int:
-        """Episodes a batch holds, for ASYNC counting (a worker's share; at least one)."""
-        share = self.hyperparameters.num_episodes_between_training // max(
-            self.settings.num_workers, 1
-        )
-        return max(share, 1)
 
     def _load(self, keys: list[str]) -> list[EpisodeArrays]:
         episodes: list[EpisodeArrays] = []
