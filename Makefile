@@ -24,6 +24,8 @@ test: $(STAMP)
 	$(PY) -m ruff check --no-cache src workshop_helpers tests bench conftest.py
 	$(PY) -m pytest tests
 	$(PY) -m pytest $(NBVAL) notebooks
+	@# the same notebooks on the AWS backend, against a moto server whose jobs run locally
+	DR_TEST_AWS=1 $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
 
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py

@@ -30,3 +30,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     runs = getattr(config, "_dr_notebook_runs", None)
     if runs:
         shutil.rmtree(runs, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ AWS backend (DR_TEST_AWS=1)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With DR_TEST_AWS=1, notebook kernels use a moto server whose SageMaker jobs really run.
+
+    The server lives in this process (tests/aws_harness.py, aws-in-2026.md §4.1); its endpoint,
+    fake credentials and engine image reach the kernels through the environment, set here before
+    nbval starts any kernel.
+    """
+    config = session.config
+    if os.environ.get("DR_TEST_AWS") != "1":
+        return
+    if not config.getoption("nbval", default=False) and not config.getoption(
+        "nbval_lax", default=False
+    ):
+        return
+    from tests.aws_harness import start_for_notebooks
+
+    config._dr_aws_harness = start_for_notebooks()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the moto server and any job process still running."""
+    harness = getattr(session.config, "_dr_aws_harness", None)
+    if harness is not None:
+        harness.stop()

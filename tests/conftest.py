@@ -43,3 +43,21 @@ def shared_track(name: str) -> Path:
         pytest.skip(f"{path.name} is not available in shared/tracks")
     return path
 
+
+
+# ------------------------------------------------------------------ AWS backend (moto harness)
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``aws`` marker of the tests that run against the moto harness."""
+    config.addinivalue_line(
+        "markers", "aws: runs SageMaker jobs as local processes behind a moto server"
+    )
+
+
+@pytest.fixture(scope="session")
+def aws_harness():
+    """A moto server whose training jobs run (tests/aws_harness.py), started on first use."""
+    from aws_harness import MotoHarness
+
+    harness = MotoHarness().start()
+    yield harness
+    harness.stop()

@@ -23,6 +23,7 @@ class Budget:
     max_training_time_s: float = 1800.0
     stop_at_eval_progress: float | None = 100.0
     evaluation_trials: int = 3
+    evaluation_params: dict[str, str] = field(default_factory=dict)
 
 
 BUDGETS = {
@@ -39,6 +40,8 @@ BUDGETS = {
         max_training_time_s=300.0,
         stop_at_eval_progress=None,
         evaluation_trials=1,
+        # a barely trained car with many resets could otherwise drive for a long time
+        evaluation_params={"MAX_EPISODE_STEPS": "3000"},
     ),
 }
 

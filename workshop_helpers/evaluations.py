@@ -30,9 +30,11 @@ def start_evaluations(
 ) -> list[JobState]:
     """One evaluation job per track, all in parallel (``params``: evaluation YAML keys)."""
     names = [tracks] if isinstance(tracks, str) else list(tracks or [experiment.world_name])
-    count = trials or workshop_budget().evaluation_trials
+    budget = workshop_budget()
+    count = trials or budget.evaluation_trials
+    merged = {**budget.evaluation_params, **params}
     requests = [
-        EvaluationRequest(name, count, checkpoint=checkpoint, params=params) for name in names
+        EvaluationRequest(name, count, checkpoint=checkpoint, params=merged) for name in names
     ]
     jobs = get_backend(experiment).start_evaluations(experiment, requests)
     recorded = _requests(experiment)

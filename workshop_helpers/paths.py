@@ -64,6 +64,8 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     Also accepts ``file://`` store URLs. Notebook outputs stay free of machine paths.
     """
     text = os.fspath(path)
+    if "://" in text and not text.startswith("file://"):
+        return text  # s3://bucket and other URLs are no machine paths
     target = Path(text.removeprefix("file://"))
     runs_label = "runs" if runs_dir() == repo_root() / "runs" else f"${RUNS_DIR_ENV}"
     for root, label in ((runs_dir(), runs_label), (repo_root(), ".")):

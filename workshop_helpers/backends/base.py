@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from workshop_helpers.experiment import Experiment
@@ -82,3 +83,17 @@ class Backend(Protocol):
     def logs(self, experiment: Experiment, job: str, lines: int = 40) -> str:
         """The last lines of a job's log."""
         ...
+
+
+def evaluation_ids(requested: list[str], taken: set[str]) -> list[str]:
+    """Evaluation ids: the requested ones, else 14-digit UTC time stamps (the form
+    deepracer-utils expects), all distinct from each other and from ``taken``."""
+    moment = datetime.now(UTC)
+    ids: list[str] = []
+    for wanted in requested:
+        candidate = wanted
+        while not candidate or candidate in taken or candidate in ids:
+            candidate = moment.strftime("%Y%m%d%H%M%S")
+            moment += timedelta(seconds=1)
+        ids.append(candidate)
+    return ids

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from workshop_helpers.backends.base import (
     EvaluationRequest,
     JobState,
     TrainingRequest,
+    evaluation_ids,
 )
 from workshop_helpers.experiment import Experiment
 
@@ -102,7 +102,7 @@ class LocalBackend:
     ) -> list[JobState]:
         """One evaluation process per request, all at once, each with its own id and files."""
         jobs = _read_jobs(experiment).get("evaluations", {})
-        ids = _distinct_ids([r.evaluation_id for r in requests], set(jobs))
+        ids = evaluation_ids([r.evaluation_id for r in requests], set(jobs))
         started = []
         for request, evaluation_id in zip(requests, ids, strict=True):
             env = {
@@ -259,16 +259,3 @@ def _update_jobs(experiment: Experiment, changes: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({**_read_jobs(experiment), **changes}, indent=2))
     os.replace(temporary, path)
-
-
-def _distinct_ids(requested: list[str], taken: set[str]) -> list[str]:
-    """14-digit evaluation ids (what deepracer-utils expects), distinct from earlier ones."""
-    moment = datetime.now(UTC)
-    ids: list[str] = []
-    for wanted in requested:
-        candidate = wanted
-        while not candidate or candidate in taken or candidate in ids:
-            candidate = moment.strftime("%Y%m%d%H%M%S")
-            moment += timedelta(seconds=1)
-        ids.append(candidate)
-    return ids

@@ -1,0 +1,227 @@
+"""Create an experiment's SageMaker training jobs with plain boto3 ``create_training_job``.
+
+Every job runs the same engine image with one container argument (the worker module) and the
+simapp's environment variables; the DeepRacer-on-AWS hyperparameter names carry the same run
+description for the console (``markov.job_entrypoint`` maps them; the environment wins).
+Every job has MaxRuntimeInSeconds and the experiment's tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, read_params, worker_params_key
+from markov.store import ModelStore
+from workshop_helpers.aws.config import AwsSettings
+from workshop_helpers.aws.naming import JobName, evaluation_job, rollout_job, tags, trainer_job
+from workshop_helpers.aws.session import AwsSetupError, error_code, explain
+from workshop_helpers.backends.base import EvaluationRequest, TrainingRequest
+from workshop_helpers.bundle import BUNDLE_KEY
+from workshop_helpers.experiment import Experiment
+
+VOLUME_GB = 30
+STARTUP_MARGIN_S = 600
+"""Added to the training time for MaxRuntimeInSeconds: instance start, bundle, final export."""
+DEFAULT_TRAINING_S = 3600
+EVALUATION_RUNTIME_S = 1800
+ROLLOUT_READY_TIMEOUT_S = 1800
+"""How long a rollout job waits for the trainer's first checkpoint (jobs start minutes apart)."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to create: its name, worker module, environment and limits."""
+
+    job: JobName
+    worker: str
+    environment: dict[str, str]
+    hyperparameters: dict[str, str]
+    max_runtime_s: int
+
+
+def time_limits(request: TrainingRequest, settings: AwsSettings) -> tuple[int, int]:
+    """(MAX_TRAINING_TIME_S, MaxRuntimeInSeconds) of a training attempt."""
+    training = int(request.max_time_s or DEFAULT_TRAINING_S)
+    if settings.max_runtime_s is None:
+        return training, training + STARTUP_MARGIN_S
+    runtime = settings.max_runtime_s
+    return min(training, max(runtime - STARTUP_MARGIN_S, runtime // 2)), runtime
+
+
+def training_specs(
+    experiment: Experiment,
+    settings: AwsSettings,
+    request: TrainingRequest,
+    store: ModelStore,
+    attempt: int,
+) -> list[JobSpec]:
+    """The trainer's job and one job per rollout worker, as the local runner starts them."""
+    prefix = experiment.prefix
+    main_yaml = f"{prefix}/{TRAINING_PARAMS}"
+    training_s, runtime_s = time_limits(request, settings)
+    trainer_env = {"MAX_TRAINING_TIME_S": str(training_s)}
+    if request.stop_at_eval_progress is not None:
+        trainer_env["STOP_ON_EVAL_PROGRESS"] = str(request.stop_at_eval_progress)
+    specs = [
+        _training_spec(
+            trainer_job(experiment.id, attempt),
+            "training_worker",
+            experiment,
+            settings,
+            request,
+            store,
+            main_yaml,
+            trainer_env,
+            runtime_s,
+        )
+    ]
+    for index in range(request.num_workers):
+        own = worker_params_key(prefix, index)
+        yaml_key = own if index > 0 and store.exists(own) else main_yaml
+        extra = {"ROLLOUT_IDX": str(index), "READY_TIMEOUT_S": str(ROLLOUT_READY_TIMEOUT_S)}
+        specs.append(
+            _training_spec(
+                rollout_job(experiment.id, index, attempt),
+                "rollout_worker",
+                experiment,
+                settings,
+                request,
+                store,
+                yaml_key,
+                extra,
+                runtime_s,
+            )
+        )
+    return specs
+
+
+def _training_spec(
+    job: JobName,
+    worker: str,
+    experiment: Experiment,
+    settings: AwsSettings,
+    request: TrainingRequest,
+    store: ModelStore,
+    yaml_key: str,
+    extra: Mapping[str, str],
+    runtime_s: int,
+) -> JobSpec:
+    prefix = experiment.prefix
+    params = read_params(store, yaml_key)
+    world = params.get("WORLD_NAME") or experiment.world_name
+    metadata_key = params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+    environment = {
+        "SAGEMAKER_SHARED_S3_BUCKET": settings.bucket,
+        "SAGEMAKER_SHARED_S3_PREFIX": prefix,
+        "S3_YAML_NAME": yaml_key,
+        "NUM_WORKERS": str(request.num_workers),
+        "WORLD_NAME": world,
+        "MODEL_METADATA_FILE_S3_KEY": metadata_key,
+        "APP_REGION": settings.region,
+        "BUNDLE_S3_KEY": f"{prefix}/{BUNDLE_KEY}",
+        **extra,
+        **{key: str(value) for key, value in request.extra_env.items()},
+    }
+    hyperparameters = {
+        "s3_bucket": settings.bucket,
+        "s3_prefix": prefix,
+        "s3_yaml_name": yaml_key.rsplit("/", 1)[-1],
+        "world_name": world,
+        "aws_region": settings.region,
+        "model_metadata_s3_key": metadata_key,
+        "num_workers": str(request.num_workers),
+    }
+    if "ROLLOUT_IDX" in extra:
+        hyperparameters["rollout_idx"] = extra["ROLLOUT_IDX"]
+    return JobSpec(job, worker, environment, hyperparameters, runtime_s)
+
+
+def evaluation_spec(
+    experiment: Experiment,
+    settings: AwsSettings,
+    request: EvaluationRequest,
+    evaluation_id: str,
+) -> JobSpec:
+    """The job of one evaluation (``markov.evaluation_worker``'s environment variables)."""
+    environment = {
+        "MODEL_STORE_URL": settings.store_url,
+        "MODEL_S3_PREFIX": experiment.prefix,
+        "WORLD_NAME": request.world_name,
+        "NUMBER_OF_TRIALS": str(request.number_of_trials),
+        "EVAL_CHECKPOINT": request.checkpoint,
+        "EVALUATION_ID": evaluation_id,
+        "APP_REGION": settings.region,
+        "BUNDLE_S3_KEY": f"{experiment.prefix}/{BUNDLE_KEY}",
+        **{key: str(value) for key, value in request.params.items()},
+    }
+    hyperparameters = {
+        "s3_bucket": settings.bucket,
+        "s3_prefix": experiment.prefix,
+        "world_name": request.world_name,
+        "aws_region": settings.region,
+    }
+    runtime = settings.max_runtime_s or EVALUATION_RUNTIME_S
+    job = evaluation_job(experiment.id, evaluation_id)
+    return JobSpec(job, "evaluation_worker", environment, hyperparameters, runtime)
+
+
+def request_body(spec: JobSpec, settings: AwsSettings, experiment: Experiment) -> dict[str, Any]:
+    """The ``create_training_job`` arguments of one job."""
+    return {
+        "TrainingJobName": spec.job.name,
+        "RoleArn": settings.role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": settings.image_uri,
+            "TrainingInputMode": "File",
+            "ContainerArguments": [spec.worker],
+        },
+        "HyperParameters": spec.hyperparameters,
+        "Environment": spec.environment,
+        "OutputDataConfig": {
+            "S3OutputPath": f"{settings.store_url}/{experiment.prefix}/train-output"
+        },
+        "ResourceConfig": {
+            "InstanceType": settings.instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": VOLUME_GB,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_s},
+        "Tags": tags(experiment.id, spec.job),
+    }
+
+
+def create_job(sagemaker: Any, body: dict[str, Any]) -> bool:
+    """Create the job; False when a job of that name exists already (nothing is duplicated)."""
+    name = body["TrainingJobName"]
+    try:
+        sagemaker.create_training_job(**body)
+    except ClientError as error:
+        code = error_code(error)
+        text = error.response.get("Error", {}).get("Message", "")
+        if code == "ResourceInUse":
+            return False
+        if code == "ResourceLimitExceeded":
+            raise AwsSetupError(
+                f"SageMaker refused {name}: your account's quota for "
+                f"{body['ResourceConfig']['InstanceType']} training instances is used up ({text}). "
+                "Use fewer rollout workers, stop other jobs, or ask for more in Service Quotas "
+                "(SageMaker, '<instance type> for training job usage')."
+            ) from None
+        if code == "ValidationException" and "assume" in text.lower():
+            raise AwsSetupError(
+                f"SageMaker could not assume the role {body['RoleArn']} for {name}. A role created "
+                "a few seconds ago may need a minute to become usable: run the cell again. "
+                "Otherwise check DR_AWS_ROLE_ARN and that the role trusts sagemaker.amazonaws.com."
+            ) from None
+        raise AwsSetupError(
+            explain(
+                error,
+                "sagemaker:CreateTrainingJob and iam:PassRole",
+                f"start the SageMaker job {name}",
+            )
+        ) from None
+    return True
