@@ -29,9 +29,9 @@ RUN if [ "$GPU" = "true" ]; then index="$CUDA_INDEX"; \
 # The project's dependencies, read from pyproject.toml (a layer that survives code changes).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt && \
-    pip install -r /tmp/requirements.txt && \
-    rm /tmp/requirements.txt
+        > requirements.txt && \
+    pip install -r requirements.txt && \
+    rm requirements.txt
 
 # The engine itself (the fallback when a job finds no bundle).
 COPY README.md ./
