@@ -7,6 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# A continuous PPO model on the front camera, for env tests that steer with exact values.
+CONTINUOUS = {
+    "action_space": {
+        "steering_angle": {"low": -30.0, "high": 30.0},
+        "speed": {"low": 0.5, "high": 2.0},
+    },
+    "action_space_type": "continuous",
+    "sensor": ["FRONT_FACING_CAMERA"],
+    "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+    "version": "5",
+}
+
 SHARED_TRACKS = Path(__file__).resolve().parents[1].parent / "shared" / "tracks"
 
 
@@ -42,7 +54,6 @@ def shared_track(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path.name} is not available in shared/tracks")
     return path
-
 
 
 # ------------------------------------------------------------------ AWS backend (moto harness)

@@ -8,22 +8,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from conftest import circle_route, shared_track, straight_route
+from conftest import CONTINUOUS, circle_route, shared_track, straight_route
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.reward_function import RewardFunctionError
 from markov.environment.scripted import CenterLineDriver, action_for
 from markov.tracks import Track
 
-CONTINUOUS = {
-    "action_space": {
-        "steering_angle": {"low": -30.0, "high": 30.0},
-        "speed": {"low": 0.5, "high": 2.0},
-    },
-    "action_space_type": "continuous",
-    "sensor": ["FRONT_FACING_CAMERA"],
-    "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-    "version": "5",
-}
 LIDAR_ONLY = ["LIDAR"]
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import circle_route
+from conftest import CONTINUOUS, circle_route
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.objects import (
     BOX_OBSTACLE_DIMENSION,
@@ -21,16 +21,6 @@ from markov.environment.world_config import WorldConfig
 from markov.tracks import Track
 
 LANE_OFFSET = 1.067 / 4  # lanes run midway between the centre line and each border
-CONTINUOUS = {
-    "action_space": {
-        "steering_angle": {"low": -30.0, "high": 30.0},
-        "speed": {"low": 0.5, "high": 2.0},
-    },
-    "action_space_type": "continuous",
-    "sensor": ["FRONT_FACING_CAMERA"],
-    "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-    "version": "5",
-}
 
 
 def circle_track() -> Track:
