@@ -1,13 +1,11 @@
 """Loading the user's reward function and checking its results (simulator-contract.md §2.6)."""
 
-import pickle
 import textwrap
 
 import numpy as np
 import pytest
 
 from markov.environment.reward_function import (
-    RewardFunction,
     RewardFunctionError,
     load_reward_function,
     reward_function_from_source,
@@ -197,14 +195,6 @@ def test_error_at_import_time_shows_the_module_line(tmp_path):
     message = str(caught.value)
     assert "while being imported" in message and "line 2" in message
     assert "SCALE = math.sqrt(-1)" in message
-
-
-def test_a_loaded_file_survives_pickling_for_worker_processes(tmp_path):
-    path = write(tmp_path, "import math\n\ndef reward_function(params):\n    return math.sqrt(4)\n")
-    clone = pickle.loads(pickle.dumps(load_reward_function(path)))
-    assert isinstance(clone, RewardFunction)
-    assert clone(make_params()) == 2.0
-    assert clone.source_path == path
 
 
 def test_source_text_with_a_line_break_is_loaded_as_code() -> None:

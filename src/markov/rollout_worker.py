@@ -10,6 +10,7 @@ on worker 0, runs ``MIN_EVAL_TRIALS`` evaluation episodes that pick the best che
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping
@@ -315,12 +316,12 @@ def play_episode(
     )
 
 
-def _with_metadata(record: EpisodeRecord, worker: int, iteration: int, episode: int):
-    arrays = record.arrays
-    return EpisodeArrays(
-        observations=arrays.observations,
-        actions=arrays.actions,
-        rewards=arrays.rewards,
+def _with_metadata(
+    record: EpisodeRecord, worker: int, iteration: int, episode: int
+) -> EpisodeArrays:
+    """The episode's arrays tagged with where it comes from and how it ended."""
+    return dataclasses.replace(
+        record.arrays,
         metadata={
             "worker": worker,
             "iteration": iteration,

@@ -60,12 +60,6 @@ class RewardFunction:
     def __repr__(self) -> str:
         return f"RewardFunction({_describe_origin(self.function, self.source_path)})"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle source-built functions by their code so worker processes can rebuild them."""
-        if self._module_code is not None:
-            return (_build, (self._module_code, self._filename, self.source_path))
-        return (RewardFunction, (self.function, self.source_path, self.source_code))
-
     def __call__(self, params: dict, *, private: bool = False) -> float:
         """Call the function on a private copy of `params` and return the checked reward.
 
