@@ -1,7 +1,8 @@
 """`make run`: train on a built-in track with 2 local rollout workers until the first lap.
 
 Training stops when an in-training evaluation episode completes a lap (or after the time
-limit), then the summary names the run's folder, the iterations, the wall time and the best lap.
+limit); the best checkpoint is then evaluated for 3 trials, and the summary names the run's
+folder, the iterations, the wall time and the best lap.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ import argparse
 import time
 from pathlib import Path
 
+from markov.checkpoints import load_policy
+from markov.evaluation import EvaluationResult, checkpoint_policy, evaluate
 from markov.local_training import LocalTrainingRun, prepare_default_inputs
+from markov.store import open_store
 from markov.tracks import BUILTIN_TRACKS
 
 DEFAULT_STORE = Path("runs") / "store"
+EVALUATION_TRIALS = 3
+
+
+def evaluate_best(store_dir: str, prefix: str, track: str) -> EvaluationResult:
+    """Evaluate the run's best checkpoint on its track (start line, no resets)."""
+    agent, _, metadata = load_policy(open_store(store_dir), prefix, "best", num_threads=1)
+    return evaluate(checkpoint_policy(agent), track, metadata, number_of_trials=EVALUATION_TRIALS)
 
 
 def main() -> int:
@@ -36,11 +47,13 @@ def main() -> int:
         extra_env={"STOP_ON_EVAL_PROGRESS": "100", "MAX_TRAINING_TIME_S": str(args.max_time)},
     )
     summary = run.run()
-    lap = (
-        "no complete lap yet"
-        if summary.best_lap_time_s is None
-        else (f"{summary.best_lap_time_s:.2f} s")
-    )
+    lap = "no complete lap yet"
+    if summary.best_lap_time_s is not None:
+        lap = f"{summary.best_lap_time_s:.2f} s"
+    result = evaluate_best(args.store, prefix, args.track)
+    evaluated = "no complete lap"
+    if result.best_lap_time_s is not None:
+        evaluated = f"best lap {result.best_lap_time_s:.2f} s"
     print()
     print("Summary")
     print(f"  track                {args.track}")
@@ -49,6 +62,10 @@ def main() -> int:
     print(f"  best eval progress   {summary.best_eval_progress:.0f} %")
     print(f"  best lap time        {lap}")
     print(f"  best checkpoint      {summary.best_checkpoint}")
+    print(
+        f"  evaluation           {result.laps_completed}/{EVALUATION_TRIALS} laps completed, "
+        f"{evaluated}"
+    )
     print(f"  run folder           {summary.run_folder}")
     return summary.exit_code
 
