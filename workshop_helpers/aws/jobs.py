@@ -19,7 +19,11 @@ from markov.store import ModelStore
 from workshop_helpers.aws.config import AwsSettings
 from workshop_helpers.aws.naming import JobName, evaluation_job, rollout_job, tags, trainer_job
 from workshop_helpers.aws.session import AwsSetupError, error_code, explain
-from workshop_helpers.backends.base import EvaluationRequest, TrainingRequest
+from workshop_helpers.backends.base import (
+    EvaluationRequest,
+    TrainingRequest,
+    write_evaluation_params,
+)
 from workshop_helpers.bundle import BUNDLE_KEY
 from workshop_helpers.experiment import Experiment
 
@@ -156,8 +160,11 @@ def evaluation_spec(
         "EVALUATION_ID": evaluation_id,
         "APP_REGION": settings.region,
         "BUNDLE_S3_KEY": f"{experiment.prefix}/{BUNDLE_KEY}",
-        **{key: str(value) for key, value in request.params.items()},
     }
+    if request.params:  # world keys travel in the job's own YAML, as on the local backend
+        environment["S3_YAML_NAME"] = write_evaluation_params(
+            experiment, evaluation_id, request.params
+        )
     hyperparameters = {
         "s3_bucket": settings.bucket,
         "s3_prefix": experiment.prefix,

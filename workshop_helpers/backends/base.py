@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from markov.run_inputs import dump_params
 from workshop_helpers.experiment import Experiment
 
 
@@ -97,3 +98,13 @@ def evaluation_ids(requested: list[str], taken: set[str]) -> list[str]:
             moment += timedelta(seconds=1)
         ids.append(candidate)
     return ids
+
+
+def write_evaluation_params(
+    experiment: Experiment, evaluation_id: str, params: Mapping[str, Any]
+) -> str:
+    """Store one evaluation job's YAML (world keys such as RACE_TYPE); returns its key."""
+    key = f"{experiment.prefix}/evaluation_params_{evaluation_id}.yaml"
+    body = {**params, "MODEL_S3_PREFIX": experiment.prefix}
+    experiment.open_store().put_text(key, dump_params(body))
+    return key

@@ -14,18 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from markov.metrics import evaluation_metrics_key
-from markov.run_inputs import dump_params
 from workshop_helpers.backends.base import (
     BackendError,
     EvaluationRequest,
     JobState,
     TrainingRequest,
     evaluation_ids,
+    write_evaluation_params,
 )
 from workshop_helpers.experiment import Experiment
 
@@ -177,16 +176,6 @@ class LocalBackend:
         if not parts:
             raise BackendError(f"No log for job {job!r} of {experiment.id} yet.")
         return "\n".join(parts)
-
-
-def write_evaluation_params(
-    experiment: Experiment, evaluation_id: str, params: Mapping[str, Any]
-) -> str:
-    """Store one evaluation job's YAML (world keys such as RACE_TYPE); returns its key."""
-    key = f"{experiment.prefix}/evaluation_params_{evaluation_id}.yaml"
-    body = {**params, "MODEL_S3_PREFIX": experiment.prefix}
-    experiment.open_store().put_text(key, dump_params(body))
-    return key
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> int:
