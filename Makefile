@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test notebooks bench lab clean
+.PHONY: run test test-busy notebooks bench lab clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m markov.main
 
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
-
 test: $(STAMP)
 	$(PY) -m ruff check --no-cache src workshop_helpers tests bench conftest.py
 	$(PY) -m pytest tests
-	$(PY) -m pytest $(NBVAL) notebooks
+	$(PY) -m pytest --nbval notebooks
 	@# the same notebooks on the AWS backend, against a moto server whose jobs run locally
-	DR_TEST_AWS=1 $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+	DR_TEST_AWS=1 $(PY) -m pytest --nbval-lax notebooks
+
+# make test while eight busy loops compete for the cores (the suite must not need idle CPUs)
+test-busy: $(STAMP)
+	$(PY) tests/with_busy_loops.py 8 -- $(MAKE) test
 
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py

@@ -1,7 +1,9 @@
-"""Hooks for the notebook tests (``pytest --nbval notebooks``).
+"""Hooks for the notebook tests: an instructor's plain ``pytest --nbval notebooks`` works.
 
 Kernels started by nbval inherit this process's environment, so it is set here, before any kernel
-starts: the small workshop budget and a scratch runs folder (aws-in-2026.md §6).
+starts: the small workshop budget and a scratch runs folder (aws-in-2026.md §6). The output
+sanitizers and the kernel choice live here too, not only in the Makefile, so the command works
+from the repository root or from ``notebooks/`` without extra flags.
 """
 
 from __future__ import annotations
@@ -9,16 +11,25 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
+SANITIZERS = Path(__file__).resolve().parent / "tests" / "nbval_sanitize.cfg"
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Small budgets and a scratch runs folder for the kernels of an nbval run."""
+    """Sanitizers, this environment's kernel, small budgets and a scratch runs folder for nbval."""
     if not config.getoption("nbval", default=False) and not config.getoption(
         "nbval_lax", default=False
     ):
         return
+    options = config.option
+    if not options.nbval_sanitize_with and not getattr(options, "sanitize_with", None):
+        options.nbval_sanitize_with = str(SANITIZERS)
+    if not options.nbval_kernel_name:
+        # the notebooks name the generic python3 kernel; run them in the project's environment
+        options.nbval_current_env = True
     runs = tempfile.mkdtemp(prefix="dr-notebook-runs-")
     config._dr_notebook_runs = runs  # type: ignore[attr-defined]
     os.environ.setdefault("DR_WORKSHOP_BUDGET", "small")

@@ -244,7 +244,7 @@ def test_parallel_workers_on_two_tracks_write_separate_folders(model_store):
         )
         for evaluation_id, track in jobs.items()
     ]
-    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    outputs = [process.communicate(timeout=1800)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
 
     lengths = set()

@@ -50,7 +50,7 @@ def run_job(worker: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=900,
         check=False,
     )
 
@@ -149,7 +149,7 @@ def test_a_stop_reaches_the_worker(tmp_path) -> None:
         assert process.stdout.readline().strip() == "worker ready"
         process.send_signal(signal.SIGTERM)
         rest = process.stdout.read()
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=600) == 0
     finally:
         if process.poll() is None:
             process.kill()

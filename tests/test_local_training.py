@@ -146,9 +146,10 @@ def test_a_killed_rollout_worker_is_restarted_and_training_goes_on(tmp_path) -> 
 
     def kill_worker_one_while_playing() -> None:
         status = tmp_path / "fault" / "live" / "worker-1" / "status.json"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 900  # only a hang reaches it
         while time.monotonic() < deadline and not status.exists():
             time.sleep(0.05)
+        assert status.exists(), "worker 1 never published its live status"
         child = run._children[2]
         os.killpg(child.process.pid, signal.SIGKILL)
         killed.set()
