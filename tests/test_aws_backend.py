@@ -462,7 +462,7 @@ def test_an_evaluation_that_fails_at_start_says_why(aws) -> None:
     get_backend(experiment).start_evaluations(experiment, [EvaluationRequest(TRACK, 1)])
     states = wait_for_evaluations(experiment, timeout_s=JOB_TIMEOUT_S, refresh_s=0.5)
     assert states[0].state == "failed"
-    assert "evaluation_worker exited with status 2" in states[0].detail
+    assert "evaluation_worker exited with status 3" in states[0].detail
     assert "checkpoint" in states[0].detail.lower()
 
 

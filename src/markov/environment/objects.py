@@ -59,7 +59,7 @@ from markov.environment.sensors.scene import (
     box_obstacle,
 )
 from markov.environment.world_config import INNER_LANE, WorldConfig, WorldConfigError
-from markov.tracks import Track
+from markov.tracks import Track, load_track
 from markov.tracks.lanes import CenterProjector, LaneCurve
 
 BOX_OBSTACLE_DIMENSION = (0.4, 0.5)
@@ -569,12 +569,15 @@ class TrackObjects:
         return [boxes[i] for i in seen]
 
     def _check_fit(self) -> None:
-        check_objects_fit(self._config, self.length)
+        check_objects_fit(self._config, self.track)
 
 
-def check_objects_fit(config: WorldConfig, length: float) -> None:
+def check_objects_fit(config: WorldConfig, track: Track | str) -> None:
     """Raise ObjectPlacementError, naming the keys and the fix, when the configured obstacles
-    or bot cars do not fit on a track of ``length`` metres (centre line)."""
+    or bot cars do not fit on ``track`` (a Track or a WORLD_NAME, loaded only when needed)."""
+    if not (config.obstacle_count or config.bot_car_count):
+        return
+    length = (track if isinstance(track, Track) else load_track(track)).length
     end = length - LAST_PLACEMENT_MARGIN_M
     if config.obstacle_count and not config.object_positions:
         d_min = config.min_distance_between_obstacles / 100.0 * length

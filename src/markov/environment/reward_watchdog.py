@@ -34,9 +34,10 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, report_deterministic_failure
 
@@ -112,8 +113,9 @@ class RewardWatchdog:
         self._deadline: float | None = None
         self._caller = threading.get_ident()
         self._armed = False
-        self._backstop: threading.Thread | None = None
         self._main_thread = threading.main_thread()
+        if hard_stop:
+            _Backstop.watch(self)
 
     def new_episode(self) -> None:
         """Start counting a new episode: report dropped output, reset the episode's budgets."""
@@ -129,8 +131,6 @@ class RewardWatchdog:
         """``function(argument)`` under the limits; raises :class:`RewardTimeLimit` past one."""
         self.calls += 1
         limit, which = self._limit_for_this_call()
-        if self.hard_stop and self._backstop is None:
-            self._start_backstop()
         start = time.monotonic()
         try:
             with self._output.capture():
@@ -200,32 +200,53 @@ class RewardWatchdog:
         )
 
     # ------------------------------------------------------------------ last resort
-    def _start_backstop(self) -> None:
-        self._backstop = threading.Thread(
-            target=self._watch, name="reward-watchdog", daemon=True
-        )
-        self._backstop.start()
+    def overran(self, now: float) -> bool:
+        """True when a call is running past its limit plus the grace period."""
+        deadline = self._deadline
+        return deadline is not None and now >= deadline + HARD_STOP_GRACE_S
 
-    def _watch(self) -> None:
-        """End the process when a call overruns its limit and the timer did not stop it."""
+    def hard_stop_now(self) -> None:
+        """Print the failure block with where the call is running, and end the process."""
+        frame = sys._current_frames().get(self._caller)
+        frames = traceback.extract_stack(frame) if frame is not None else []
+        mine = [item for item in frames if item.filename == self.filename]
+        stack = "".join(traceback.format_list(mine or frames))
+        report_deterministic_failure(
+            f"{self.name} ran more than {HARD_STOP_GRACE_S:g} s past its time limit "
+            f"(call {self.calls} of this episode) and did not stop when asked, e.g. "
+            "because it catches every exception inside a loop.\n"
+            f"How to fix: {TIME_LIMIT_FIX}\n"
+            f"Where it was running:\n{stack}",
+            sys.__stderr__,
+        )
+        os._exit(EXIT_DETERMINISTIC_FAILURE)
+
+
+class _Backstop:
+    """One daemon thread per process that hard-stops overrunning ``hard_stop`` watchdogs."""
+
+    _watchdogs: ClassVar[weakref.WeakSet[RewardWatchdog]] = weakref.WeakSet()
+    _thread: ClassVar[threading.Thread | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def watch(cls, watchdog: RewardWatchdog) -> None:
+        with cls._lock:
+            cls._watchdogs.add(watchdog)
+            if cls._thread is None:
+                cls._thread = threading.Thread(
+                    target=cls._run, name="reward-watchdog", daemon=True
+                )
+                cls._thread.start()
+
+    @classmethod
+    def _run(cls) -> None:
         while True:
             time.sleep(_BACKSTOP_POLL_S)
-            deadline = self._deadline
-            if deadline is None or time.monotonic() < deadline + HARD_STOP_GRACE_S:
-                continue
-            frame = sys._current_frames().get(self._caller)
-            frames = traceback.extract_stack(frame) if frame is not None else []
-            mine = [item for item in frames if item.filename == self.filename]
-            stack = "".join(traceback.format_list(mine or frames))
-            report_deterministic_failure(
-                f"{self.name} ran more than {HARD_STOP_GRACE_S:g} s past its time limit "
-                f"(call {self.calls} of this episode) and did not stop when asked, e.g. "
-                "because it catches every exception inside a loop.\n"
-                f"How to fix: {TIME_LIMIT_FIX}\n"
-                f"Where it was running:\n{stack}",
-                sys.__stderr__,
-            )
-            os._exit(EXIT_DETERMINISTIC_FAILURE)
+            now = time.monotonic()
+            for watchdog in list(cls._watchdogs):
+                if watchdog.overran(now):
+                    watchdog.hard_stop_now()
 
 
 TIME_LIMIT_FIX = (
