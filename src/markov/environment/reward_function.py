@@ -103,20 +103,26 @@ class RewardFunction:
             else:
                 result = self.watchdog.call(self.function, argument)
         except RewardTimeLimit as stop:
-            raise RewardFunctionError(self._describe_time_limit(stop, params)) from None
+            raise self._error(self._describe_time_limit(stop, params)) from None
         except KeyboardInterrupt as error:
             if self.watchdog is None:
                 raise
-            raise RewardFunctionError(self._describe_exception(error, params)) from None
+            raise self._error(self._describe_exception(error, params)) from None
         except (Exception, SystemExit) as error:
-            raise RewardFunctionError(self._describe_exception(error, params)) from None
+            raise self._error(self._describe_exception(error, params)) from None
         try:
             reward = float(result)
         except Exception:
-            raise RewardFunctionError(self._describe_bad_value(result, params)) from None
+            raise self._error(self._describe_bad_value(result, params)) from None
         if not (math.isfinite(reward) and MIN_REWARD <= reward <= MAX_REWARD):
-            raise RewardFunctionError(self._describe_bad_value(result, params))
+            raise self._error(self._describe_bad_value(result, params))
         return reward
+
+    def _error(self, message: str) -> RewardFunctionError:
+        """The error to raise; output the watchdog dropped is reported first, so that line
+        comes before the failure."""
+        self.flush_output_report()
+        return RewardFunctionError(message)
 
     def _where(self) -> str:
         """Name the function and where it is defined, for messages."""

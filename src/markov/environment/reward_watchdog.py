@@ -234,9 +234,7 @@ class _Backstop:
         with cls._lock:
             cls._watchdogs.add(watchdog)
             if cls._thread is None:
-                cls._thread = threading.Thread(
-                    target=cls._run, name="reward-watchdog", daemon=True
-                )
+                cls._thread = threading.Thread(target=cls._run, name="reward-watchdog", daemon=True)
                 cls._thread.start()
 
     @classmethod
