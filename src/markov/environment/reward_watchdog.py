@@ -113,6 +113,7 @@ class RewardWatchdog:
         self._deadline: float | None = None
         self._caller = threading.get_ident()
         self._armed = False
+        self._previous_handler: Any = None
         self._main_thread = threading.main_thread()
         if hard_stop:
             _Backstop.watch(self)
@@ -132,9 +133,9 @@ class RewardWatchdog:
         self.calls += 1
         limit, which = self._limit_for_this_call()
         start = time.monotonic()
+        saved = self._output.start_call()
         try:
-            with self._output.capture():
-                result = self._run(function, argument, limit)
+            result = self._run(function, argument, limit)
         except RewardTimeLimit as stop:
             elapsed = self._account(start)
             raise RewardTimeLimit(self._reason(which, limit, elapsed)).with_traceback(
@@ -143,6 +144,8 @@ class RewardWatchdog:
         except BaseException:
             self._account(start)
             raise
+        finally:
+            self._output.end_call(saved)
         elapsed = self._account(start)
         if elapsed > limit:
             raise RewardTimeLimit(self._reason(which, limit, elapsed))
@@ -164,27 +167,34 @@ class RewardWatchdog:
     def _run(self, function: Callable[[Any], Any], argument: Any, limit: float) -> Any:
         """Call with a SIGALRM timer where possible; the outer timer (if any) is restored."""
         self._caller = threading.get_ident()
-        self._deadline = time.monotonic() + limit
+        start = time.monotonic()
+        self._deadline = start + limit
         if not _can_use_alarm(self._main_thread):
             return function(argument)
-        previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+        if self._previous_handler is None:  # installed once: signal.signal is slow
+            self._previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
         outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, limit)
-        start = time.monotonic()
         self._armed = True
         try:
             return function(argument)
         finally:
             self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_handler)
             if outer_delay > 0:
                 remaining = max(outer_delay - (time.monotonic() - start), 1e-3)
                 signal.setitimer(signal.ITIMER_REAL, remaining, outer_interval)
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
+        """Stop the running reward call; an alarm outside a call goes to the earlier handler."""
         if self._armed:
             self._armed = False
             raise RewardTimeLimit()
+        previous = self._previous_handler
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGALRM)
 
     def _reason(self, which: str, limit: float, elapsed: float) -> str:
         if which == "call":
@@ -266,9 +276,8 @@ class _OutputBudget:
         self.dropped = 0
         self.truncated_calls = 0
         self._call_dropped = False
-
-    def capture(self) -> _Capture:
-        return _Capture(self)
+        self._targets: tuple[Any, Any] | None = None
+        self._streams: tuple[_CappedStream, _CappedStream] | None = None
 
     def admit(self, text: str) -> str:
         """The part of ``text`` that may still be written; the rest is counted as dropped."""
@@ -284,15 +293,24 @@ class _OutputBudget:
             self._call_dropped = True
         return allowed
 
-    def start_call(self) -> None:
+    def start_call(self) -> tuple[Any, Any]:
+        """Route sys.stdout/sys.stderr through the budget; returns the streams to restore."""
+        saved = (sys.stdout, sys.stderr)
+        if self._streams is None or self._targets != saved:
+            self._targets = saved
+            self._streams = (_CappedStream(saved[0], self), _CappedStream(saved[1], self))
         self.call_written = 0
         self._call_dropped = False
+        sys.stdout, sys.stderr = self._streams
+        return saved
 
-    def end_call(self) -> bool:
-        """Count a truncated call; True when its output was cut (the line must be ended)."""
-        if self._call_dropped:
+    def end_call(self, saved: tuple[Any, Any]) -> None:
+        """Restore the streams; a line cut short by the cap is ended so log lines stay whole."""
+        sys.stdout, sys.stderr = saved
+        if self._call_dropped and self._streams is not None:
             self.truncated_calls += 1
-        return self._call_dropped
+            for stream in self._streams:
+                stream.end_line()
 
     def report(self, name: str) -> None:
         if self.dropped:
@@ -306,25 +324,6 @@ class _OutputBudget:
         self.episode_written = 0
         self.dropped = 0
         self.truncated_calls = 0
-
-
-class _Capture:
-    """Context manager that routes sys.stdout/sys.stderr through the output budget."""
-
-    def __init__(self, budget: _OutputBudget) -> None:
-        self.budget = budget
-
-    def __enter__(self) -> None:
-        self.saved = (sys.stdout, sys.stderr)
-        self.budget.start_call()
-        self.streams = [_CappedStream(stream, self.budget) for stream in self.saved]
-        sys.stdout, sys.stderr = self.streams
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout, sys.stderr = self.saved
-        if self.budget.end_call():
-            for stream in self.streams:
-                stream.end_line()
 
 
 class _CappedStream:
