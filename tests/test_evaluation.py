@@ -16,11 +16,12 @@ from markov.environment.dynamics import STEP_S
 from markov.environment.model_metadata import load_model_metadata
 from markov.environment.scripted import CenterLineDriver, OffTrackDriver
 from markov.evaluation import evaluate, scripted_policy
-from markov.evaluation_worker import main
+from markov.evaluation_worker import EXIT_BAD_INPUT, main
 from markov.presets.preset import Hyperparameters
 from markov.simtrace import SIMTRACE_HEADER, read_simtrace
 from markov.store import open_store
 from markov.sync import CheckpointPublisher
+from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, FAILURE_MARKER
 
 TRACK = "Workshop_Oval"
 PREFIX = "exp"
@@ -256,28 +257,29 @@ def test_parallel_workers_on_two_tracks_write_separate_folders(model_store):
     assert len(lengths) == 2
 
 
-def test_missing_checkpoint_exits_2_naming_the_prefix(tmp_path, capsys):
+def test_missing_checkpoint_is_a_failure_no_restart_fixes_naming_the_prefix(tmp_path, capsys):
     environment = worker_environment(tmp_path, MODEL_S3_PREFIX="no-such-model")
 
-    assert main(environment) == 2
+    assert main(environment) == EXIT_BAD_INPUT == EXIT_DETERMINISTIC_FAILURE
     error = capsys.readouterr().err
+    assert FAILURE_MARKER in error
     assert "no-such-model/model" in error
     assert "No checkpoint" in error
 
 
-def test_metadata_that_does_not_fit_the_checkpoint_exits_2_with_a_clear_message(
+def test_metadata_that_does_not_fit_the_checkpoint_exits_3_with_a_clear_message(
     model_store, capsys
 ):
     wrong = {**CAMERA_METADATA, "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_DEEP"}
     open_store(model_store).put_json(f"{PREFIX}/model/model_metadata.json", wrong)
 
-    assert main(worker_environment(model_store)) == 2
+    assert main(worker_environment(model_store)) == EXIT_BAD_INPUT
     error = capsys.readouterr().err
     assert "exp/model/model_metadata.json does not match checkpoint 0_Step-0.ckpt" in error
 
 
-def test_bad_settings_exit_2_naming_the_setting(model_store, capsys):
-    assert main(worker_environment(model_store, EVALUATION_ID="today")) == 2
+def test_bad_settings_exit_3_naming_the_setting(model_store, capsys):
+    assert main(worker_environment(model_store, EVALUATION_ID="today")) == EXIT_BAD_INPUT
     assert "EVALUATION_ID is 'today'" in capsys.readouterr().err
-    assert main(worker_environment(model_store, NUMBER_OF_RESETS="many")) == 2
+    assert main(worker_environment(model_store, NUMBER_OF_RESETS="many")) == EXIT_BAD_INPUT
     assert "NUMBER_OF_RESETS" in capsys.readouterr().err

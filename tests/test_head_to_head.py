@@ -18,13 +18,14 @@ from markov.environment.model_metadata import load_model_metadata
 from markov.environment.scripted import CenterLineDriver
 from markov.environment.sensors import BOT_CAR_RGB
 from markov.evaluation import scripted_policy
-from markov.evaluation_worker import main
+from markov.evaluation_worker import EXIT_BAD_INPUT, main
 from markov.head_to_head import GRID_GAP_M, race
 from markov.presets.preset import Hyperparameters
 from markov.simtrace import SIMTRACE_HEADER, read_simtrace
 from markov.store import open_store
 from markov.sync import CheckpointPublisher
 from markov.tracks import load_track
+from markov.worker_failure import FAILURE_MARKER
 
 TRACK = "Workshop_Oval"
 HEAD2HEAD_TEMPLATE = (
@@ -249,12 +250,13 @@ def test_worker_writes_each_models_metrics_and_simtrace_under_its_prefix(model_s
         ({"RACE_TYPE": "HEAD_TO_BOT"}, "cannot have bot cars"),
     ],
 )
-def test_bad_head2head_settings_exit_2_naming_the_key(model_store, capsys, overrides, message):
-    assert main(head2head_yaml(model_store, **overrides)) == 2
+def test_bad_head2head_settings_exit_3_naming_the_key(model_store, capsys, overrides, message):
+    assert main(head2head_yaml(model_store, **overrides)) == EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
 
 
-def test_a_missing_model_exits_2_naming_its_prefix(model_store, capsys):
-    assert main(head2head_yaml(model_store, prefixes=("alpha", "gamma"))) == 2
+def test_a_missing_model_exits_3_naming_its_prefix(model_store, capsys):
+    assert main(head2head_yaml(model_store, prefixes=("alpha", "gamma"))) == EXIT_BAD_INPUT
     error = capsys.readouterr().err
+    assert FAILURE_MARKER in error
     assert "gamma/model" in error and "No checkpoint" in error

@@ -31,6 +31,7 @@ LOCAL_STORE_FOLDER = "store"
 
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9-]{{0,{MAX_NAME_LENGTH - 1}}}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _REQUIRED_KEYS = ("id", "backend", "store_url", "prefix")
 
 
@@ -71,7 +72,12 @@ class Experiment:
         return open_store(self.store_url)
 
     def input_path(self, name: str) -> Path:
-        """Path of one of the learner's input files in ``runs/<id>/``."""
+        """Path of one of the learner's input files in ``runs/<id>/`` (a plain file name)."""
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise ExperimentError(
+                f"input file name {name!r} is not a plain file name; inputs live directly in "
+                f"runs/{self.id}/, e.g. 'reward_function.py'"
+            )
         return self.folder / name
 
     def write_input(self, name: str, text: str, overwrite: bool = False) -> Path:
@@ -115,6 +121,7 @@ def new_experiment(
     """
     base = DEFAULT_NAME if name is None else _checked_name(name)
     url = _store_url(backend, store_url)
+    _check_local_store(backend, url, "store_url")
     while True:
         now = datetime.now(UTC)
         experiment_id = f"{base}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
@@ -213,4 +220,49 @@ def _read(path: Path) -> Experiment:
             "Experiment.save(), so delete it or recreate the experiment"
         )
     names = {field.name for field in fields(Experiment)}
-    return Experiment(**{key: value for key, value in record.items() if key in names})
+    experiment = Experiment(**{key: value for key, value in record.items() if key in names})
+    _check_record(experiment, path)
+    return experiment
+
+
+def _check_record(experiment: Experiment, path: Path) -> None:
+    """Refuse a (hand-edited) record whose id, prefix or store would take helpers outside
+    ``runs/`` or into another experiment's files."""
+    shown = shown_path(path)
+    fix = "restore the value Experiment.save() wrote, or create a new experiment"
+    for key in fields(Experiment):
+        value = getattr(experiment, key.name)
+        if not isinstance(value, str):
+            raise ExperimentError(f"{shown}: {key.name} is {value!r}; it must be text. {fix}")
+    if not _ID.fullmatch(experiment.id) or experiment.id != path.parent.name:
+        raise ExperimentError(
+            f"{shown}: id is {experiment.id!r}; it must be the name of its folder "
+            f"({path.parent.name!r}): letters, digits and dashes only. {fix}"
+        )
+    segments = experiment.prefix.split("/")
+    if not experiment.prefix or not all(_PREFIX_SEGMENT.fullmatch(part) for part in segments):
+        raise ExperimentError(
+            f"{shown}: prefix is {experiment.prefix!r}; it must be a store prefix such as "
+            f"{experiment.id!r} (letters, digits, '-', '_' and '.', separated by '/', no '..'). "
+            f"{fix}"
+        )
+    if experiment.backend not in BACKENDS:
+        raise ExperimentError(
+            f"{shown}: backend is {experiment.backend!r}; use one of {', '.join(BACKENDS)}. {fix}"
+        )
+    _check_local_store(experiment.backend, experiment.store_url, f"{shown}: store_url")
+
+
+def _check_local_store(backend: str, store_url: str, what: str) -> None:
+    """A local store must be a folder inside the runs folder, so helpers only write there."""
+    if backend != "local":
+        return
+    parsed = urlparse(store_url)
+    folder = Path(parsed.path if parsed.scheme == "file" else store_url).expanduser()
+    root = runs_dir().resolve()
+    if parsed.scheme not in ("", "file") or not folder.resolve().is_relative_to(root):
+        raise ExperimentError(
+            f"{what} is {store_url!r}; the local backend keeps its store inside the runs folder "
+            f"({shown_path(root)}): leave store_url out to use "
+            f"{shown_path(root / LOCAL_STORE_FOLDER)}"
+        )

@@ -18,6 +18,7 @@ from markov.environment.model_metadata import (
     NEURAL_NETWORKS,
     ModelMetadata,
     load_model_metadata,
+    require_trainable,
 )
 from markov.presets.preset import Hyperparameters, describe_hyperparameters, load_hyperparameters
 from workshop_helpers.experiment import Experiment
@@ -93,7 +94,9 @@ def make_model_metadata(
     }
     if lidar_config is not None:
         document["lidar_config"] = dict(lidar_config)
-    return load_model_metadata(document)
+    metadata = load_model_metadata(document)
+    require_trainable(metadata)
+    return metadata
 
 
 def list_action_presets() -> list[str]:
@@ -111,8 +114,10 @@ def write_model_metadata(
     metadata: ModelMetadata | Mapping[str, Any],
     overwrite: bool = False,
 ) -> Path:
-    """Validate and save the model as ``runs/<id>/model_metadata.json``."""
+    """Validate and save the model as ``runs/<id>/model_metadata.json`` (a model this engine
+    cannot train, such as SAC, is refused)."""
     model = metadata if isinstance(metadata, ModelMetadata) else load_model_metadata(metadata)
+    require_trainable(model)
     text = json.dumps(model.to_json_dict(), indent=2) + "\n"
     return experiment.write_input(MODEL_METADATA_FILE, text, overwrite)
 

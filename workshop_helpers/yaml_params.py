@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from markov.environment.objects import check_objects_fit
 from markov.environment.world_config import PASS_THROUGH_KEYS, WorldConfig, WorldConfigError
 from markov.metrics import evaluation_metrics_key
 from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, dump_params, training_params
@@ -136,7 +137,8 @@ def evaluation_params_for(
 def validate_params(params: Mapping[str, Any]) -> None:
     """Raise ParamsError naming the key, the value and the fix for anything the simulator
     cannot use: unknown keys, values that are not strings or not of the key's kind, an unknown
-    track or race type, and world settings out of range."""
+    track or race type, world and run settings out of range (MIN_EVAL_TRIALS,
+    BEST_MODEL_METRIC, NUM_WORKERS), and obstacles or bot cars that do not fit on the track."""
     if not isinstance(params, Mapping):
         raise ParamsError(f"params must be a mapping of YAML keys to strings, got {params!r}")
     for key, value in params.items():
@@ -146,7 +148,10 @@ def validate_params(params: Mapping[str, Any]) -> None:
     _check_world_name(params.get("WORLD_NAME"))
     world_keys = {key: value for key, value in params.items() if key in _world_config_keys()}
     try:
-        WorldConfig.from_params(world_keys, evaluation=params.get("JOB_TYPE") == "EVALUATION")
+        world = WorldConfig.from_params(
+            world_keys, evaluation=params.get("JOB_TYPE") == "EVALUATION"
+        )
+        check_objects_fit(world, params["WORLD_NAME"])
     except WorldConfigError as error:
         raise ParamsError(str(error)) from None
 

@@ -21,7 +21,11 @@ import torch
 
 from markov.agents.clipped_ppo import ClippedPPOAgent
 from markov.agents.export import export_model_archive
-from markov.environment.model_metadata import ModelMetadata, load_model_metadata
+from markov.environment.model_metadata import (
+    ModelMetadata,
+    load_model_metadata,
+    require_trainable,
+)
 from markov.environment.sensors import build_observation_space
 from markov.presets.preset import Hyperparameters
 from markov.store import ModelStore
@@ -44,7 +48,9 @@ def build_agent(
     seed: int | None = None,
     num_threads: int | None = None,
 ) -> ClippedPPOAgent:
-    """A Clipped PPO agent shaped by the model metadata (sensors, network, action space)."""
+    """A Clipped PPO agent shaped by the model metadata (sensors, network, action space);
+    other training algorithms (SAC) are refused with the fix."""
+    require_trainable(model_metadata)
     lidar = model_metadata.lidar_config
     observation_space = build_observation_space(
         model_metadata.sensors, None if lidar is None else lidar.to_dict()

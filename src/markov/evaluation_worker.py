@@ -41,8 +41,13 @@ prefix, rewritten after every trial of that model:
 * ``<prefix>/mp4/evaluation-<id>.mp4`` at the end; a race records one video, put under every
   model's prefix.
 
-The policy acts deterministically (argmax or mean). Exit status: 0 on success, 2 for bad input
-(missing checkpoint, model metadata that does not fit the checkpoint, bad settings).
+The reward functions run under the limits of ``markov.environment.reward_watchdog``
+(``REWARD_CALL_TIMEOUT_S``, ``REWARD_EPISODE_BUDGET_S``, ``REWARD_OUTPUT_*_CHARS``).
+
+The policy acts deterministically (argmax or mean). Exit status: 0 on success, 3 for bad input
+or a failing reward function (missing checkpoint, model metadata that does not fit the
+checkpoint, bad settings), after the failure block of ``markov.worker_failure``: a restart would
+fail the same way.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,12 +64,9 @@ import yaml
 from markov.agents.clipped_ppo import AgentInputError, ClippedPPOAgent
 from markov.checkpoints import CheckpointNotFound, build_agent, find_checkpoint, load_weights
 from markov.environment.model_metadata import ModelMetadata, ModelMetadataError
-from markov.environment.reward_function import (
-    RewardFunction,
-    RewardFunctionError,
-    reward_function_from_source,
-)
-from markov.environment.world_config import WorldConfig, WorldConfigError, parse_bool
+from markov.environment.reward_function import RewardFunction, reward_function_from_source
+from markov.environment.reward_watchdog import RewardLimits
+from markov.environment.world_config import WorldConfig, parse_bool
 from markov.evaluation import (
     EVALUATION_KEYS,
     EvaluationResult,
@@ -80,12 +82,13 @@ from markov.simtrace import SimtraceWriter, evaluation_simtrace_prefix, format_r
 from markov.store import ModelStore, StoreConfigError, open_store
 from markov.store.base import normalize_prefix
 from markov.sync import CheckpointReader, CheckpointRef, IncompleteCheckpoint
-from markov.tracks.official import TrackNotFoundError
 from markov.video import VideoRecorder
+from markov.worker_errors import DETERMINISTIC_ERRORS, report_failure
+from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE
 
 DEFAULT_NUMBER_OF_TRIALS = "10"
 DEFAULT_EVAL_CHECKPOINT = "last"
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = EXIT_DETERMINISTIC_FAILURE
 
 OVERRIDABLE_KEYS = (
     "MODEL_S3_PREFIX",
@@ -144,6 +147,7 @@ class EvaluationJob:
     world: WorldConfig
     world_params: dict[str, Any]
     save_mp4: bool
+    reward_limits: RewardLimits = field(default_factory=RewardLimits)
 
 
 def read_evaluation_yaml(store: ModelStore, key: str) -> dict[str, Any]:
@@ -223,6 +227,7 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
         world=world,
         world_params=world_params,
         save_mp4=parse_bool("SAVE_MP4", environ.get("SAVE_MP4", "true")),
+        reward_limits=RewardLimits.from_environment(environ),
     )
 
 
@@ -253,16 +258,19 @@ class _LoadedModel:
     reward_function: RewardFunction | None
 
 
-def _load_model(store: ModelStore, model: ModelJob) -> _LoadedModel:
-    """Load a model's checkpoint, metadata and reward function (for its simtrace rewards)."""
+def _load_model(
+    store: ModelStore, model: ModelJob, limits: RewardLimits, hard_stop: bool
+) -> _LoadedModel:
+    """Load a model's checkpoint, metadata and reward function (for its simtrace rewards); the
+    reward function runs under the watchdog's ``limits``."""
     agent, ref, metadata = load_checkpoint_agent(
         store, model.prefix, model.checkpoint, model.metadata_key
     )
-    reward_function = (
-        reward_function_from_source(read_reward_source(store, model.reward_key), model.reward_key)
-        if model.reward_key
-        else None
-    )
+    reward_function = None
+    if model.reward_key:
+        source = read_reward_source(store, model.reward_key)
+        reward_function = reward_function_from_source(source, model.reward_key)
+        reward_function.guard(limits, hard_stop=hard_stop)
     return _LoadedModel(model, agent, ref, metadata, reward_function)
 
 
@@ -299,10 +307,13 @@ class _ModelFiles:
         return [f"{self.model.simtrace_prefix}/0-iteration.csv", self.model.metrics_key]
 
 
-def run_job(store: ModelStore, job: EvaluationJob) -> list[EvaluationResult]:
+def run_job(
+    store: ModelStore, job: EvaluationJob, *, hard_stop: bool = False
+) -> list[EvaluationResult]:
     """Load the checkpoints, run the trials (or the race) and write simtrace, metrics and video;
-    returns one result per model."""
-    loaded = [_load_model(store, model) for model in job.models]
+    returns one result per model. ``hard_stop`` (worker processes only) lets the reward
+    watchdog end the process when a reward function cannot be stopped otherwise."""
+    loaded = [_load_model(store, model, job.reward_limits, hard_stop) for model in job.models]
     world = job.world
     racing = len(loaded) > 1
     for index, model in enumerate(loaded):
@@ -371,26 +382,23 @@ def run_job(store: ModelStore, job: EvaluationJob) -> list[EvaluationResult]:
     return results
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    """Run the job the environment describes; returns the exit status."""
+def main(environ: Mapping[str, str] | None = None, *, hard_stop: bool = False) -> int:
+    """Run the job the environment describes; returns the exit status (``EXIT_BAD_INPUT``
+    after the failure block when the input or the reward function fails)."""
     environ = os.environ if environ is None else environ
     try:
         store = open_store(_required(environ, "MODEL_STORE_URL"))
-        run_job(store, job_from_environment(store, environ))
+        run_job(store, job_from_environment(store, environ), hard_stop=hard_stop)
     except (
+        *DETERMINISTIC_ERRORS,
         AgentInputError,
         CheckpointNotFound,
         EvaluationConfigError,
         IncompleteCheckpoint,
-        ModelMetadataError,
-        RewardFunctionError,
         RunInputError,
         StoreConfigError,
-        TrackNotFoundError,
-        WorldConfigError,
     ) as error:
-        print(f"evaluation_worker: error: {error}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
+        return report_failure("evaluation worker", error)
     return 0
 
 
@@ -494,4 +502,4 @@ def _evaluation_id(store: ModelStore, prefixes: Sequence[str], requested: str) -
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(hard_stop=True))

@@ -22,7 +22,11 @@ import numpy as np
 from markov.agents.clipped_ppo import ClippedPPOAgent
 from markov.checkpoints import build_agent, load_weights
 from markov.environment import DeepRacerRacetrackEnv
+from markov.environment.model_metadata import require_trainable
+from markov.environment.objects import check_objects_fit
 from markov.environment.reward_function import reward_function_from_source
+from markov.environment.reward_watchdog import RewardLimits
+from markov.environment.world_config import WorldConfig
 from markov.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
 from markov.live_frames import LiveFramePublisher
 from markov.metrics import TrainingMetricsWriter, training_metrics_key
@@ -46,6 +50,7 @@ from markov.worker_config import (
     store_location,
     sync_type,
 )
+from markov.worker_errors import DETERMINISTIC_ERRORS, report_failure
 
 log = setup_logging("rollout")
 
@@ -86,6 +91,8 @@ class RolloutWorker:
             env_vars, "NUM_WORKERS", int(self.params.get("NUM_WORKERS", "1") or 1), minimum=1
         )
         self.world_name = env_vars.get("WORLD_NAME") or self.params.get("WORLD_NAME", "")
+        # every setting is checked before the first episode, not when an episode needs it
+        check_objects_fit(WorldConfig.from_params(self.params), self.world_name)
         self.sync = sync_type(env_vars)
         self.ready_timeout_s = float_variable(env_vars, "READY_TIMEOUT_S", 600.0)
         self.checkpoint_timeout_s = float_variable(env_vars, "CHECKPOINT_TIMEOUT_S", None)
@@ -97,10 +104,12 @@ class RolloutWorker:
         self.model_metadata = read_model_metadata(
             store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
         )
+        require_trainable(self.model_metadata)
         source = read_reward_source(
             store, self.params.get("REWARD_FILE_S3_KEY") or f"{prefix}/{REWARD_FUNCTION}"
         )
         self.reward_function = reward_function_from_source(source, "reward_function.py")
+        self.reward_function.guard(RewardLimits.from_environment(env_vars), hard_stop=True)
         self.reader = CheckpointReader(store, prefix)
 
     def run(self) -> int:
@@ -352,10 +361,18 @@ def _worker_metrics_key(key: str, worker: int) -> str:
 
 
 def main() -> int:
+    """Run one rollout worker; a failure a restart cannot fix ends it with the failure block
+    (markov.worker_failure) and exit status 3."""
     exit_with_parent()
-    location = store_location()
-    worker = RolloutWorker(open_store(location.url), location.prefix, os.environ)
-    return worker.run()
+    name = f"rollout worker {os.environ.get('ROLLOUT_IDX') or 0}"
+    try:
+        location = store_location()
+        worker = RolloutWorker(open_store(location.url), location.prefix, os.environ)
+        code = worker.run()
+    except DETERMINISTIC_ERRORS as error:
+        return report_failure(name, error)
+    worker.reward_function.flush_output_report()
+    return code
 
 
 if __name__ == "__main__":

@@ -18,8 +18,14 @@ from typing import Any
 
 import yaml
 
-from markov.environment.model_metadata import ModelMetadata, load_model_metadata
+from markov.environment.model_metadata import (
+    ModelMetadata,
+    load_model_metadata,
+    require_trainable,
+)
+from markov.environment.objects import check_objects_fit
 from markov.environment.reward_function import reward_function_from_source
+from markov.environment.world_config import WorldConfig
 from markov.presets.preset import Hyperparameters, load_hyperparameters
 from markov.rewards import default as default_reward
 from markov.store import ModelStore
@@ -92,10 +98,17 @@ def write_run_inputs(
     worker_params: Mapping[int, Mapping[str, Any]] | None = None,
     overwrite: bool = False,
 ) -> None:
-    """Write a run's inputs; existing inputs are kept unless ``overwrite`` (nothing is lost)."""
+    """Write a run's inputs; existing inputs are kept unless ``overwrite`` (nothing is lost).
+
+    Everything a worker would reject later (reward code, SAC metadata, world and run settings,
+    objects that do not fit on the track) is refused here, before anything is written.
+    """
     source = reward_source if reward_source is not None else inspect.getsource(default_reward)
     reward_function_from_source(source, REWARD_FUNCTION)  # fail now, not in a worker
+    require_trainable(model_metadata)
     base = training_params(prefix, world_name, num_workers, params)
+    for settings in [base, *({**base, **extra} for extra in (worker_params or {}).values())]:
+        check_objects_fit(WorldConfig.from_params(settings), settings["WORLD_NAME"])
     files = {
         f"{prefix}/{TRAINING_PARAMS}": dump_params(base),
         f"{prefix}/{REWARD_FUNCTION}": source,

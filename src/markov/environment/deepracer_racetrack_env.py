@@ -193,6 +193,7 @@ class DeepRacerRacetrackEnv(gym.Env):
             suite.rng = self.np_random
 
         self.track = self._track(self.reverse_dir)
+        self.reward_fn.new_episode()
         self._in_episode = True
         self._objects = None
         if self._has_objects:

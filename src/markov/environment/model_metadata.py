@@ -205,6 +205,20 @@ def _read_json(path: Path) -> Mapping[str, Any]:
     return document
 
 
+def require_trainable(metadata: ModelMetadata) -> None:
+    """Refuse a model this engine cannot train or run: only Clipped PPO is implemented.
+
+    SAC model metadata loads (it is a valid DeepRacer file), but training it as Clipped PPO
+    would silently be a different model, so workers and the notebooks stop with this error.
+    """
+    if metadata.training_algorithm != "clipped_ppo":
+        raise ModelMetadataError(
+            f"training_algorithm is {metadata.training_algorithm!r}; this engine trains "
+            "Clipped PPO only (SAC is not implemented). Set training_algorithm to "
+            "'clipped_ppo': it trains the same continuous or discrete action space."
+        )
+
+
 def _parse(data: Mapping[str, Any]) -> ModelMetadata:
     """Apply the simapp's defaults and this product's checks to a parsed file."""
     _reject_typos(data)

@@ -59,7 +59,7 @@ from markov.environment.sensors.scene import (
     box_obstacle,
 )
 from markov.environment.world_config import INNER_LANE, WorldConfig, WorldConfigError
-from markov.tracks import Track
+from markov.tracks import Track, load_track
 from markov.tracks.lanes import CenterProjector, LaneCurve
 
 BOX_OBSTACLE_DIMENSION = (0.4, 0.5)
@@ -569,23 +569,31 @@ class TrackObjects:
         return [boxes[i] for i in seen]
 
     def _check_fit(self) -> None:
-        config, length = self._config, self.length
-        end = length - LAST_PLACEMENT_MARGIN_M
-        if self.obstacle_count and not config.object_positions:
-            d_min = config.min_distance_between_obstacles / 100.0 * length
-            along = (BOT_CAR_DIMENSION if config.is_obstacle_bot_car else BOX_OBSTACLE_DIMENSION)[1]
-            _check_fit(
-                self.obstacle_count, d_min, end, max(d_min, along),
-                f"NUMBER_OF_OBSTACLES is {self.obstacle_count} with "
-                f"MIN_DISTANCE_BETWEEN_OBSTACLES {config.min_distance_between_obstacles} "
-                f"(% of the {length:.2f} m track)",
-                "lower NUMBER_OF_OBSTACLES or MIN_DISTANCE_BETWEEN_OBSTACLES",
-            )
-        if self.bot_count:
-            start = config.min_distance_between_bot_cars
-            _check_fit(
-                self.bot_count, start, end, max(start, BOT_CAR_LENGTH_M),
-                f"NUMBER_OF_BOT_CARS is {self.bot_count} with MIN_DISTANCE_BETWEEN_BOT_CARS "
-                f"{start} m on the {length:.2f} m track",
-                "lower NUMBER_OF_BOT_CARS or MIN_DISTANCE_BETWEEN_BOT_CARS",
-            )
+        check_objects_fit(self._config, self.track)
+
+
+def check_objects_fit(config: WorldConfig, track: Track | str) -> None:
+    """Raise ObjectPlacementError, naming the keys and the fix, when the configured obstacles
+    or bot cars do not fit on ``track`` (a Track or a WORLD_NAME, loaded only when needed)."""
+    if not (config.obstacle_count or config.bot_car_count):
+        return
+    length = (track if isinstance(track, Track) else load_track(track)).length
+    end = length - LAST_PLACEMENT_MARGIN_M
+    if config.obstacle_count and not config.object_positions:
+        d_min = config.min_distance_between_obstacles / 100.0 * length
+        along = (BOT_CAR_DIMENSION if config.is_obstacle_bot_car else BOX_OBSTACLE_DIMENSION)[1]
+        _check_fit(
+            config.obstacle_count, d_min, end, max(d_min, along),
+            f"NUMBER_OF_OBSTACLES is {config.obstacle_count} with "
+            f"MIN_DISTANCE_BETWEEN_OBSTACLES {config.min_distance_between_obstacles} "
+            f"(% of the {length:.2f} m track)",
+            "lower NUMBER_OF_OBSTACLES or MIN_DISTANCE_BETWEEN_OBSTACLES",
+        )
+    if config.bot_car_count:
+        start = config.min_distance_between_bot_cars
+        _check_fit(
+            config.bot_car_count, start, end, max(start, BOT_CAR_LENGTH_M),
+            f"NUMBER_OF_BOT_CARS is {config.bot_car_count} with MIN_DISTANCE_BETWEEN_BOT_CARS "
+            f"{start} m on the {length:.2f} m track",
+            "lower NUMBER_OF_BOT_CARS or MIN_DISTANCE_BETWEEN_BOT_CARS",
+        )

@@ -4,6 +4,12 @@ The simapp calls the function with a deep copy of the params dict and ends the j
 `RewardFunctionError` when the call fails or returns something that is not a finite number
 in [-1e5, 1e5]. This module does the same, with messages that show the user's own code lines,
 the reason, the fix and the params that triggered the failure.
+
+``sys.exit()`` inside the function is an error too (it cannot end a worker). A worker also puts
+the function under a :class:`~markov.environment.reward_watchdog.RewardWatchdog` (``guard``):
+time limits, capped output, and ``KeyboardInterrupt`` raised by the function counted as an
+error (workers run in their own session, so no Ctrl-C reaches them; in a notebook an interrupt
+stays an interrupt).
 """
 
 from __future__ import annotations
@@ -21,6 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from markov.environment.reward_watchdog import (
+    TIME_LIMIT_FIX,
+    RewardLimits,
+    RewardTimeLimit,
+    RewardWatchdog,
+)
 
 MIN_REWARD = -1e5
 MAX_REWARD = 1e5
@@ -56,6 +69,23 @@ class RewardFunction:
         self.source_code = source_code
         self._filename = getattr(getattr(function, "__code__", None), "co_filename", None)
         self._module_code: str | None = None
+        self.watchdog: RewardWatchdog | None = None
+
+    def guard(self, limits: RewardLimits | None = None, *, hard_stop: bool = False) -> None:
+        """Run every later call under a watchdog (time limits, capped output); for workers."""
+        self.watchdog = RewardWatchdog(
+            limits, name=self._where(), filename=self._filename, hard_stop=hard_stop
+        )
+
+    def new_episode(self) -> None:
+        """An episode starts: the per-episode budgets restart (no-op without a watchdog)."""
+        if self.watchdog is not None:
+            self.watchdog.new_episode()
+
+    def flush_output_report(self) -> None:
+        """Report output dropped by the watchdog since the last report (e.g. at the end)."""
+        if self.watchdog is not None:
+            self.watchdog.flush_report()
 
     def __repr__(self) -> str:
         return f"RewardFunction({_describe_origin(self.function, self.source_path)})"
@@ -66,37 +96,83 @@ class RewardFunction:
         ``private=True`` says the caller already made a copy that nothing else reads, so the
         (costly) generic deep copy is skipped.
         """
+        argument = params if private else _copy_value(params)
         try:
-            result = self.function(params if private else _copy_value(params))
-        except Exception as error:
-            raise RewardFunctionError(self._describe_exception(error, params)) from None
+            if self.watchdog is None:
+                result = self.function(argument)
+            else:
+                result = self.watchdog.call(self.function, argument)
+        except RewardTimeLimit as stop:
+            raise self._error(self._describe_time_limit(stop, params)) from None
+        except KeyboardInterrupt as error:
+            if self.watchdog is None:
+                raise
+            raise self._error(self._describe_exception(error, params)) from None
+        except (Exception, SystemExit) as error:
+            raise self._error(self._describe_exception(error, params)) from None
         try:
             reward = float(result)
         except Exception:
-            raise RewardFunctionError(self._describe_bad_value(result, params)) from None
+            raise self._error(self._describe_bad_value(result, params)) from None
         if not (math.isfinite(reward) and MIN_REWARD <= reward <= MAX_REWARD):
-            raise RewardFunctionError(self._describe_bad_value(result, params))
+            raise self._error(self._describe_bad_value(result, params))
         return reward
+
+    def _error(self, message: str) -> RewardFunctionError:
+        """The error to raise; output the watchdog dropped is reported first, so that line
+        comes before the failure."""
+        self.flush_output_report()
+        return RewardFunctionError(message)
 
     def _where(self) -> str:
         """Name the function and where it is defined, for messages."""
         return _describe_origin(self.function, self.source_path)
 
-    def _describe_exception(self, error: Exception, params: Mapping[str, Any]) -> str:
+    def _describe_exception(self, error: BaseException, params: Mapping[str, Any]) -> str:
         """Message for an exception raised inside the user's function."""
+        frames = self._user_frames(error)
+        if isinstance(error, SystemExit | KeyboardInterrupt):
+            call = "sys.exit()" if isinstance(error, SystemExit) else "raise KeyboardInterrupt"
+            fix = (
+                f"{call} cannot stop training from inside {FUNCTION_NAME}: the simulator "
+                "needs a number from every call. Remove it and return a reward (e.g. 1e-3 for "
+                "a step you want to discourage); the line is at the end of the traceback below"
+            )
+        else:
+            hint = _key_error_hint(error, params) if isinstance(error, KeyError) else ""
+            fix = f"correct the line of your code at the end of the traceback below{hint}"
+        return (
+            f"{self._where()} raised {type(error).__name__}: {error}\n"
+            f"How to fix: {fix}; the params of the failing step are listed after it.\n"
+            f"{_format_traceback(frames, error)}\n"
+            f"params of the failing step:\n{format_params(params)}"
+        )
+
+    def _describe_time_limit(self, stop: RewardTimeLimit, params: Mapping[str, Any]) -> str:
+        """Message for a call stopped by (or found over) the watchdog's time limits."""
+        frames = self._user_frames(stop, fallback=False)
+        where = (
+            "Traceback of your code when it was stopped (most recent call last):\n"
+            + "".join(traceback.format_list(frames)).rstrip("\n")
+            + "\n"
+            if frames
+            else ""
+        )
+        return (
+            f"{stop.reason}.\nHow to fix: {TIME_LIMIT_FIX}\n{where}"
+            f"params of the call that was stopped:\n{format_params(params)}"
+        )
+
+    def _user_frames(
+        self, error: BaseException, fallback: bool = True
+    ) -> list[traceback.FrameSummary]:
+        """The frames of the user's own code in the error's traceback (else, with
+        ``fallback``, all but this wrapper's)."""
         if self._module_code is not None:
             _register_source(self._module_code, self._filename)
         frames = traceback.extract_tb(error.__traceback__)
         user_frames = [frame for frame in frames if frame.filename == self._filename]
-        shown = user_frames or frames[1:]
-        hint = _key_error_hint(error, params) if isinstance(error, KeyError) else ""
-        return (
-            f"{self._where()} raised {type(error).__name__}: {error}\n"
-            "How to fix: correct the line of your code at the end of the traceback below"
-            f"{hint}; the params of the failing step are listed after it.\n"
-            f"{_format_traceback(shown, error)}\n"
-            f"params of the failing step:\n{format_params(params)}"
-        )
+        return user_frames or (frames[1:] if fallback else [])
 
     def _describe_bad_value(self, result: Any, params: Mapping[str, Any]) -> str:
         """Message for a return value that is not a finite number within the range."""

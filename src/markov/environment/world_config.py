@@ -110,6 +110,7 @@ class WorldConfig:
                 raise WorldConfigError(
                     f"Unknown training_params key {key!r}.{hint} Remove it or fix its spelling."
                 )
+        check_run_settings(params)
         config = cls(**{**defaults, **values})
         config._check()
         return config
@@ -150,14 +151,14 @@ class WorldConfig:
                 raise WorldConfigError(
                     f"{key} is {value}; it is a fraction of a lap, use a value in [{low}, {high}]."
                 )
-        for key, value in [
-            ("NUMBER_OF_RESETS", self.number_of_resets),
-            ("NUMBER_OF_TRIALS", self.number_of_trials - 1),
-            ("NUMBER_OF_REVERSE_COUNTS", self.number_of_reverse_counts - 1),
-            ("MAX_EPISODE_STEPS", self.max_episode_steps - 1),
+        for key, value, low in [
+            ("NUMBER_OF_RESETS", self.number_of_resets, 0),
+            ("NUMBER_OF_TRIALS", self.number_of_trials, 1),
+            ("NUMBER_OF_REVERSE_COUNTS", self.number_of_reverse_counts, 1),
+            ("MAX_EPISODE_STEPS", self.max_episode_steps, 1),
         ]:
-            if value < 0:
-                raise WorldConfigError(f"{key} must be a positive whole number; check its value.")
+            if value < low:
+                raise WorldConfigError(f"{key} is {value}; use a whole number >= {low}.")
         for key, value in [
             ("OFF_TRACK_PENALTY", self.off_track_penalty),
             ("COLLISION_PENALTY", self.collision_penalty),
@@ -215,6 +216,44 @@ class WorldConfig:
                 f"LANE_CHANGE_DISTANCE is {self.lane_change_distance}; use a distance > 0 m "
                 "(default 1.0)."
             )
+
+
+def check_run_settings(params: Mapping[str, Any]) -> None:
+    """Check the keys a training run reads besides the world (they pass through WorldConfig):
+    ``MIN_EVAL_TRIALS``, ``BEST_MODEL_METRIC`` and ``NUM_WORKERS``, so a bad value fails when
+    the YAML is written or loaded, not inside training."""
+    trials = _whole_number(params, "MIN_EVAL_TRIALS", "0 turns the evaluation off; default 5")
+    if trials is not None and trials < 0:
+        raise WorldConfigError(
+            f"MIN_EVAL_TRIALS is {params['MIN_EVAL_TRIALS']!r}; use a whole number >= 0 of "
+            "evaluation episodes after each iteration (0 turns the evaluation off; default 5)."
+        )
+    workers = _whole_number(params, "NUM_WORKERS", "default 1")
+    if workers is not None and workers < 1:
+        raise WorldConfigError(
+            f"NUM_WORKERS is {params['NUM_WORKERS']!r}; use a whole number >= 1 of rollout "
+            "workers (default 1)."
+        )
+    metric = params.get("BEST_MODEL_METRIC")
+    if metric is not None and str(metric).strip() not in ("", *BEST_MODEL_METRICS):
+        raise WorldConfigError(
+            f"BEST_MODEL_METRIC is {metric!r}; use one of {', '.join(BEST_MODEL_METRICS)} "
+            "(the evaluation value that picks the best checkpoint; default progress)."
+        )
+
+
+def _whole_number(params: Mapping[str, Any], key: str, default_note: str) -> int | None:
+    """A whole-number key of ``params`` (None when absent or empty)."""
+    raw = params.get(key)
+    if raw is None or (isinstance(raw, str) and raw.strip() in ("", "None")):
+        return None
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(raw, bool) or not (math.isfinite(number) and number.is_integer()):
+        raise WorldConfigError(f"{key} is {raw!r}; it must be a whole number ({default_note}).")
+    return int(number)
 
 
 _EVALUATION_DEFAULTS: dict[str, Any] = {
