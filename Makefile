@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test notebooks bench lab clean
+.PHONY: run test test-aws-modes aws-smoke notebooks bench lab clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,18 @@ test: $(STAMP)
 	$(PY) -m pytest $(NBVAL) notebooks
 	@# the same notebooks on the AWS backend, against a moto server whose jobs run locally
 	DR_TEST_AWS=1 $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+
+# The notebooks on the AWS backend in the other modes (the default pass above is prebuilt image,
+# one job). Each pass takes about 1.5 min; make test runs only the default one, and
+# tests/test_aws_backend.py covers the engine image and multi-job modes.
+test-aws-modes: $(STAMP)
+	DR_TEST_AWS=1 DR_JOB_MODE=multi-job $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+	DR_TEST_AWS=1 DR_IMAGE_MODE=engine $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+
+# A 5-minute one-job training on your real AWS account (credentials and AWS_DEFAULT_REGION
+# needed): prints the cost and deletes the experiment's data. Not part of CI.
+aws-smoke: $(STAMP)
+	$(PY) -m workshop_helpers.aws.smoke
 
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py

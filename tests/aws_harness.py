@@ -404,14 +404,15 @@ def start_for_notebooks() -> MotoHarness:
     """The harness for ``DR_TEST_AWS=1 pytest --nbval ... notebooks``: server, environment, set-up.
 
     Sets what the notebook kernels inherit (endpoint, fake credentials, region, the pushed engine
-    image, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up once, so ``runs/aws.json`` exists
+    image when ``DR_IMAGE_MODE=engine``, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up once, so ``runs/aws.json`` exists
     in ``DR_RUNS_DIR`` before the first notebook starts.
     """
     from workshop_helpers.aws.setup import setup_workshop
 
     harness = MotoHarness().start()
     os.environ.update(harness.environment())
-    os.environ["DR_IMAGE_URI"] = harness.push_image()
+    if os.environ.get("DR_IMAGE_MODE") == "engine":  # else AWS's prebuilt image, the default
+        os.environ["DR_IMAGE_URI"] = harness.push_image()
     os.environ.setdefault("DR_WORKSHOP_BACKEND", "aws")
     setup_workshop()
     return harness
