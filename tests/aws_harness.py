@@ -404,8 +404,8 @@ def start_for_notebooks() -> MotoHarness:
     """The harness for ``DR_TEST_AWS=1 pytest --nbval ... notebooks``: server, environment, set-up.
 
     Sets what the notebook kernels inherit (endpoint, fake credentials, region, the pushed engine
-    image when ``DR_IMAGE_MODE=engine``, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up once, so ``runs/aws.json`` exists
-    in ``DR_RUNS_DIR`` before the first notebook starts.
+    image when ``DR_IMAGE_MODE=engine``, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up
+    once, so ``runs/aws.json`` exists in ``DR_RUNS_DIR`` before the first notebook starts.
     """
     from workshop_helpers.aws.setup import setup_workshop
 

@@ -214,7 +214,7 @@ def test_an_image_that_does_not_exist_is_explained(aws) -> None:
     other_repository = f"{account}.dkr.ecr.us-east-1.amazonaws.com/not-pushed:v1"
     with pytest.raises(AwsSetupError, match="no ECR repository 'not-pushed'"):
         setup_workshop(image_uri=other_repository)
-    with pytest.raises(AwsSetupError, match="not (an Amazon ECR image|in Amazon ECR)"):
+    with pytest.raises(AwsSetupError, match=r"not (an Amazon ECR image|in Amazon ECR)"):
         setup_workshop(image_uri="docker.io/library/python:3.11")
 
 

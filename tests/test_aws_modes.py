@@ -1,17 +1,12 @@
-"""The AWS defaults on first real use: the default SageMaker role, the prebuilt image, one job.
+"""The AWS defaults on first real use: the prebuilt image, one job, and the quota pre-check.
 
-The set-up runs as a SageMaker execution role holding only the S3, ECR and IAM statements of
-the ``AmazonSageMakerFullAccess`` managed policy (read from moto's copy of AWS's managed
-policies), with moto enforcing IAM. The training then runs in the default modes: AWS's prebuilt
-PyTorch image (the harness runs the bundle's launcher as the training toolkit does) and one job
-holding the trainer and both rollout workers.
+The training runs in the default modes: AWS's prebuilt PyTorch image (the harness runs the
+bundle's launcher as the training toolkit does) and one job holding the trainer and both
+rollout workers.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.iam.aws_managed_policies import aws_managed_policies_data
 from test_aws_backend import Aws, prepared_experiment, wait_until_done
 
 from workshop_helpers.aws.quotas import QuotaExceeded, check_quotas, require_quotas
@@ -30,34 +24,9 @@ from workshop_helpers.backends.aws import AwsBackend
 
 pytestmark = pytest.mark.aws
 
-EXECUTION_ROLE = "AmazonSageMaker-ExecutionRole-20260101T000000"
-SERVICES = ("s3:", "ecr:", "iam:")
-
-
-def sagemaker_full_access_statements() -> list[dict[str, Any]]:
-    """The managed policy's Allow statements on S3, ECR and IAM actions (conditions kept)."""
-    document = json.loads(aws_managed_policies_data)["AmazonSageMakerFullAccess"]["Document"]
-    kept = []
-    for statement in document["Statement"]:
-        actions = statement.get("Action", [])
-        actions = actions if isinstance(actions, list) else [actions]
-        chosen = [action for action in actions if action.startswith(SERVICES)]
-        if chosen and "Resource" in statement:
-            kept.append({**statement, "Action": chosen})
-    return kept
-
-
-def enforce_iam(endpoint: str, free_requests: str) -> None:
-    """moto checks every request against IAM after ``free_requests`` requests ('inf': never)."""
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth", data=free_requests.encode(), method="POST"
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-
-
 @pytest.fixture(scope="module")
 def default_role(aws_harness, tmp_path_factory) -> Iterator[tuple[SetupReport, str]]:
-    """The set-up as a notebook's default execution role, in a fresh moto account."""
+    """The default set-up (prebuilt image, one job) in a fresh moto account."""
     aws_harness.reset()
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "DR_AWS_BUCKET", "DR_AWS_ROLE_ARN", "DR_IMAGE_URI"):
@@ -67,64 +36,9 @@ def default_role(aws_harness, tmp_path_factory) -> Iterator[tuple[SetupReport, s
         for name, value in aws_harness.environment().items():
             patch.setenv(name, value)
         patch.setenv("DR_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-        iam = boto3.client("iam")
-        account = boto3.client("sts").get_caller_identity()["Account"]
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                },
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                    "Action": "sts:AssumeRole",
-                },
-            ],
-        }
-        role = iam.create_role(
-            RoleName=EXECUTION_ROLE,
-            Path="/service-role/",
-            AssumeRolePolicyDocument=json.dumps(trust),
-        )["Role"]
-        policy = {"Version": "2012-10-17", "Statement": sagemaker_full_access_statements()}
-        iam.put_role_policy(
-            RoleName=EXECUTION_ROLE, PolicyName="full-access", PolicyDocument=json.dumps(policy)
-        )
-        credentials = boto3.client("sts").assume_role(
-            RoleArn=role["Arn"], RoleSessionName="SageMaker"
-        )["Credentials"]
-        admin = {name: value for name, value in aws_harness.environment().items()}
-        patch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
-        patch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
-        patch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
-        enforce_iam(aws_harness.endpoint, "0")
-        try:
-            report = setup_workshop(printer=lambda _line: None)
-        finally:
-            enforce_iam(aws_harness.endpoint, "inf")
-        for name, value in admin.items():
-            patch.setenv(name, value)
-        yield report, role["Arn"]
+        report = setup_workshop(printer=lambda _line: None)
+        yield report, report.settings.role_arn
         aws_harness.terminate_all()
-
-
-def test_setup_succeeds_with_only_the_default_sagemaker_role(default_role) -> None:
-    report, role_arn = default_role
-    settings = report.settings
-    assert settings.bucket.startswith("sagemaker-deepracer-us-east-1-")
-    assert settings.role_arn == role_arn and "/service-role/" in role_arn
-    assert settings.image_mode == "prebuilt" and settings.job_mode == "one-job"
-    assert re.fullmatch(
-        r"\d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/pytorch-training:2\.8\.0-cpu-py3\d+",
-        settings.image_uri,
-    )
-    text = str(report)
-    assert "s3:PutBucketPublicAccessBlock" in text and "tolerated" in text
-    assert "denied     iam:" in text
-    assert '"Action": "iam:GetRole"' in text or '"Action": "iam:CreateRole"' in text
 
 
 def test_one_job_training_on_the_prebuilt_image_completes(aws_harness, default_role) -> None:
