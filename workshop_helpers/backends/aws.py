@@ -25,7 +25,7 @@ from markov.metrics import evaluation_metrics_key
 from markov.run_inputs import TRAINING_PARAMS
 from markov.store import ModelStore
 from markov.sync import CheckpointPublisher, CheckpointReader
-from workshop_helpers.aws.config import PREBUILT, AwsSettings, load_settings
+from workshop_helpers.aws.config import ONE_JOB, PREBUILT, AwsSettings, load_settings
 from workshop_helpers.aws.cost import UnknownInstanceType, estimate
 from workshop_helpers.aws.image import check_image
 from workshop_helpers.aws.jobs import (
@@ -52,6 +52,8 @@ from workshop_helpers.experiment import Experiment
 
 STOP = "sagemaker:StopTrainingJob"
 STOP_WAIT_S = 30.0
+ONE_JOB_LOG_FACTOR = 20
+"""In one-job mode a rollout worker's lines are read from this many times more job lines."""
 POLL_S = 1.0
 
 
@@ -213,8 +215,15 @@ class AwsBackend:
     def logs(self, experiment: Experiment, job: str, lines: int = 40) -> str:
         """Recent CloudWatch lines of ``trainer`` (or ``training``), ``rollout-<i>`` or
         ``evaluation-<id>``."""
-        target = self._find(experiment, "trainer" if job == "training" else job)
-        found = recent_log_lines(self.context.client("logs"), target.name, lines)
+        label = "trainer" if job == "training" else job
+        process = ""
+        if label.startswith("rollout-") and self.settings.job_mode == ONE_JOB:
+            label, process = "trainer", f"[{label}] "  # one job: the worker's prefixed lines
+        target = self._find(experiment, label)
+        wanted = lines * ONE_JOB_LOG_FACTOR if process else lines
+        found = recent_log_lines(self.context.client("logs"), target.name, wanted)
+        if found is not None and process:
+            found = [line for line in found if line.startswith(process)][-lines:]
         if found is None:
             raise BackendError(
                 f"No log for {job} ({target.name}) yet: SageMaker writes it once the job's "
