@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-busy notebooks bench lab clean
+.PHONY: run test test-busy test-aws-modes aws-smoke notebooks bench lab clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ test: $(STAMP)
 # make test while eight busy loops compete for the cores (the suite must not need idle CPUs)
 test-busy: $(STAMP)
 	$(PY) tests/with_busy_loops.py 8 -- $(MAKE) test
+
+# The notebooks on the AWS backend in the other modes (the default pass above is prebuilt image,
+# one job). Each pass takes about 1.5 min; make test runs only the default one, and
+# tests/test_aws_backend.py covers the engine image and multi-job modes.
+test-aws-modes: $(STAMP)
+	DR_TEST_AWS=1 DR_JOB_MODE=multi-job $(PY) -m pytest --nbval-lax notebooks
+	DR_TEST_AWS=1 DR_IMAGE_MODE=engine $(PY) -m pytest --nbval-lax notebooks
+
+# A 5-minute one-job training on your real AWS account (credentials and AWS_DEFAULT_REGION
+# needed): prints the cost and deletes the experiment's data. Not part of CI.
+aws-smoke: $(STAMP)
+	$(PY) -m workshop_helpers.aws.smoke
 
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "nbval_lax", default=False
     ):
         return
-    from tests.aws_harness import start_for_notebooks
+    # imported by its folder, not as ``tests.aws_harness``: a dependency of sagemaker-core
+    # (smdebug-rulesconfig) installs a top-level package named ``tests``
+    sys.path.insert(0, str(Path(__file__).parent / "tests"))
+    from aws_harness import start_for_notebooks
 
     config._dr_aws_harness = start_for_notebooks()  # type: ignore[attr-defined]
 

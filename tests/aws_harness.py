@@ -5,10 +5,15 @@ moto accepts ``create_training_job`` but never runs the job: it is born ``Comple
 runs inside this process, so the harness patches moto's SageMaker responses (§4.1):
 
 * ``create_training_job`` refuses a name in use (as SageMaker does) and a role that does not
-  exist, keeps the job's Environment, marks it ``InProgress`` and starts the container's entry
-  point as a process: ``python -m markov.job_entrypoint <ContainerArguments>`` with the job's
-  own Environment, its HyperParameters in ``input/config/hyperparameters.json``, the moto
-  endpoint and fake credentials. An image missing from moto's ECR fails the job at start;
+  exist, keeps the job's Environment, marks it ``InProgress`` and starts the container as a
+  process with the job's own Environment, its HyperParameters in
+  ``input/config/hyperparameters.json``, the moto endpoint and fake credentials:
+
+  * the engine image (an image in moto's ECR): ``python -m markov.job_entrypoint
+    <ContainerArguments or train>``; an image missing from moto's ECR fails the job at start;
+  * AWS's prebuilt PyTorch image (``pytorch-training``): as its training toolkit does, the
+    ``sagemaker_submit_directory`` archive is downloaded from S3 and unpacked into ``code/``,
+    and ``python <sagemaker_program> --<name> <value> ...`` runs there;
 * the process's output goes to CloudWatch Logs (``/aws/sagemaker/TrainingJobs``,
   ``<job>/algo-1-<time>``);
 * when the process exits the job becomes ``Completed``, or ``Failed`` with the FailureReason the
@@ -30,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -53,6 +59,7 @@ from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
 
 from workshop_helpers.aws.image import parse_ecr_uri
+from workshop_helpers.aws.images import is_prebuilt
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
@@ -148,7 +155,10 @@ class MotoHarness:
         return job is None or job.finished.wait(timeout_s)
 
     def push_image(
-        self, repository: str = "deepracer-workshop", tag: str = "test", region: str = REGION
+        self,
+        repository: str = "sagemaker-deepracer-workshop",
+        tag: str = "test",
+        region: str = REGION,
     ) -> str:
         """Stand-in for ``docker push``: an image manifest in moto's ECR; returns its URI."""
         ecr = boto3.client("ecr", region_name=region, endpoint_url=self.endpoint)
@@ -221,9 +231,15 @@ class MotoHarness:
         running = RunningJob(job.training_job_name, account, region, self._folder(job))
         with self._lock:
             self.jobs[running.name] = running
-        missing = self._missing_image(account, region, job.algorithm_specification)
-        if missing:
-            self._finish(running, "Failed", "Failed", missing)
+        hyperparameters = job.hyper_parameters or {}
+        if "sagemaker_program" in hyperparameters:
+            command, failure = self._toolkit_command(region, job, running.folder)
+        else:
+            arguments = job.algorithm_specification.get("ContainerArguments") or ["train"]
+            command = [sys.executable, "-m", "markov.job_entrypoint", *arguments]
+            failure = self._missing_image(account, region, job.algorithm_specification)
+        if failure:
+            self._finish(running, "Failed", "Failed", failure)
             return
         config = running.folder / "input" / "config"
         config.mkdir(parents=True)
@@ -240,11 +256,10 @@ class MotoHarness:
                 "OMP_NUM_THREADS": "1",
             }
         )
-        arguments = job.algorithm_specification.get("ContainerArguments") or ["train"]
         running.process = subprocess.Popen(
-            [sys.executable, "-m", "markov.job_entrypoint", *arguments],
+            command,
             env=env,
-            cwd=running.folder,
+            cwd=self._workdir(running.folder),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -257,6 +272,39 @@ class MotoHarness:
         threading.Thread(
             target=self._watch, args=(running, max_runtime), name=f"job-{running.name}", daemon=True
         ).start()
+
+    def _toolkit_command(self, region: str, job: Any, folder: Path) -> tuple[list[str], str]:
+        """What the prebuilt image's training toolkit runs, and a start-up failure ('' if none)."""
+        uri = job.algorithm_specification.get("TrainingImage", "")
+        if not is_prebuilt(uri):
+            return [], f"ClientError: {uri} is not an AWS PyTorch training image."
+        hyperparameters = job.hyper_parameters
+        source = hyperparameters.get("sagemaker_submit_directory", "")
+        bucket, _, key = source.removeprefix("s3://").partition("/")
+        s3 = boto3.client("s3", region_name=region, endpoint_url=self.endpoint)
+        code = folder / "code"
+        code.mkdir(parents=True)
+        archive = folder / "sourcedir.tar.gz"
+        try:
+            s3.download_file(bucket, key, str(archive))
+        except ClientError as error:
+            return [], f"ClientError: cannot download the submitted code {source}: {error}"
+        with tarfile.open(archive) as tar:
+            tar.extractall(code, filter="data")
+        program = hyperparameters["sagemaker_program"]
+        arguments = [
+            item
+            for name, value in hyperparameters.items()
+            if not name.startswith("sagemaker_")
+            for item in (f"--{name}", str(value))
+        ]
+        return [sys.executable, program, *arguments], ""
+
+    @staticmethod
+    def _workdir(folder: Path) -> Path:
+        """The container's working folder: the toolkit's code folder where there is one."""
+        code = folder / "code"
+        return code if code.is_dir() else folder
 
     def _folder(self, job: Any) -> Path:
         folder = self._scratch / f"{job.training_job_name}-{time.monotonic_ns()}"
@@ -356,14 +404,15 @@ def start_for_notebooks() -> MotoHarness:
     """The harness for ``DR_TEST_AWS=1 pytest --nbval ... notebooks``: server, environment, set-up.
 
     Sets what the notebook kernels inherit (endpoint, fake credentials, region, the pushed engine
-    image, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up once, so ``runs/aws.json`` exists
-    in ``DR_RUNS_DIR`` before the first notebook starts.
+    image when ``DR_IMAGE_MODE=engine``, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up
+    once, so ``runs/aws.json`` exists in ``DR_RUNS_DIR`` before the first notebook starts.
     """
     from workshop_helpers.aws.setup import setup_workshop
 
     harness = MotoHarness().start()
     os.environ.update(harness.environment())
-    os.environ["DR_IMAGE_URI"] = harness.push_image()
+    if os.environ.get("DR_IMAGE_MODE") == "engine":  # else AWS's prebuilt image, the default
+        os.environ["DR_IMAGE_URI"] = harness.push_image()
     os.environ.setdefault("DR_WORKSHOP_BACKEND", "aws")
     setup_workshop()
     return harness

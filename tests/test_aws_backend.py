@@ -55,6 +55,8 @@ TINY = {
 }
 # Waits end by events; this limit is only reached by a hang (a busy machine runs ~5x slower).
 JOB_TIMEOUT_S = 1800
+RUNTIME_S = JOB_TIMEOUT_S + 420 + 180 + 120
+"""MaxRuntimeInSeconds of a training of JOB_TIMEOUT_S: start-up allowance, export margin, backstop."""
 
 
 @dataclass
@@ -74,9 +76,12 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def aws(aws_harness, tmp_path_factory) -> Iterator[Aws]:
-    """A fresh moto account with the workshop set up (bucket, role, pushed image)."""
+    """A fresh moto account with the workshop set up (bucket, role, pushed engine image), in
+    multi-job mode: these tests cover the engine-image (Dockerfile) and multi-job modes; the
+    defaults (prebuilt image, one job) are covered by tests/test_aws_modes.py."""
     aws_harness.reset()
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DR_JOB_MODE", "multi-job")
         for name in ("AWS_PROFILE", "DR_AWS_BUCKET", "DR_AWS_ROLE_ARN", "DR_IMAGE_URI"):
             patch.delenv(name, raising=False)
         for name, value in aws_harness.environment().items():
@@ -213,11 +218,11 @@ def test_an_image_that_does_not_exist_is_explained(aws) -> None:
     other_repository = f"{account}.dkr.ecr.us-east-1.amazonaws.com/not-pushed:v1"
     with pytest.raises(AwsSetupError, match="no ECR repository 'not-pushed'"):
         setup_workshop(image_uri=other_repository)
-    with pytest.raises(AwsSetupError, match="not an Amazon ECR image"):
+    with pytest.raises(AwsSetupError, match=r"not (an Amazon ECR image|in Amazon ECR)"):
         setup_workshop(image_uri="docker.io/library/python:3.11")
 
 
-def test_without_docker_setup_says_how_to_pass_a_prebuilt_image(aws) -> None:
+def test_engine_mode_without_docker_says_how_to_pass_a_pushed_image(aws) -> None:
     class NoDocker:
         def available(self) -> bool:
             return False
@@ -226,7 +231,7 @@ def test_without_docker_setup_says_how_to_pass_a_prebuilt_image(aws) -> None:
             raise AssertionError("must not build without Docker")
 
     with pytest.raises(AwsSetupError, match=r"(?s)Docker is not.*docker push.*DR_IMAGE_URI="):
-        setup_workshop(builder=NoDocker())
+        setup_workshop(image_mode="engine", builder=NoDocker())
 
 
 def test_where_docker_runs_setup_builds_and_pushes_the_image_once(aws) -> None:
@@ -241,11 +246,11 @@ def test_where_docker_runs_setup_builds_and_pushes_the_image_once(aws) -> None:
             repository, tag = uri.rsplit("/", 1)[1].split(":")
             aws.harness.push_image(repository, tag)
 
-    first = setup_workshop(builder=FakeDocker())
-    again = setup_workshop(builder=FakeDocker())
+    first = setup_workshop(image_mode="engine", builder=FakeDocker())
+    again = setup_workshop(image_mode="engine", builder=FakeDocker())
     assert pushed == [(first.settings.image_uri, "AWS")]
     assert again.settings.image_uri == first.settings.image_uri
-    assert first.settings.image_uri.endswith(f"/deepracer-workshop:{image_tag()}")
+    assert first.settings.image_uri.endswith(f"/sagemaker-deepracer-workshop:{image_tag()}")
     setup_workshop(image_uri=aws.settings.image_uri)  # back to the module's image
 
 
@@ -361,7 +366,7 @@ def test_training_goes_from_running_to_completed(trained) -> None:
 
 def test_the_cost_estimate_and_console_links_come_before_the_jobs(trained) -> None:
     cost = next(line for line in trained.printed if line.startswith("Cost estimate"))
-    expected = 3 * (JOB_TIMEOUT_S + 600) / 3600 * HOURLY_USD["ml.c5.2xlarge"]
+    expected = 3 * RUNTIME_S / 3600 * HOURLY_USD["ml.c5.2xlarge"]
     assert f"at most ${expected:.2f}" in cost
     links = [line for line in trained.printed if "console.aws.amazon.com" in line]
     assert len(links) == 3
@@ -391,7 +396,7 @@ def test_every_job_has_a_time_limit_and_the_experiment_tag(trained) -> None:
     assert len(names) == 3
     for name in names:
         job = sagemaker.describe_training_job(TrainingJobName=name)
-        assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == JOB_TIMEOUT_S + 600
+        assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == RUNTIME_S
         tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
         assert {"Key": EXPERIMENT_TAG, "Value": trained.experiment.id} in tags
 

@@ -1,14 +1,16 @@
 """Package the engine for remote jobs and copy a run's inputs into its store.
 
 ``build_bundle`` writes ``build/output.tar.gz`` with ``markov/`` (the engine) and ``artifacts/``
-(templates, presets, examples), the same bytes for the same sources, so a job can tell whether
-its code changed. ``upload_run_inputs`` puts the learner's files from ``runs/<id>/`` under the
-keys that the workers read (``markov.run_inputs``), plus the bundle.
+(templates, presets, examples), plus ``dr_launcher.py`` and ``dr_requirements.txt`` for AWS's
+prebuilt training image (``markov.sagemaker_launcher``); the same bytes for the same sources, so
+a job can tell whether its code changed. ``upload_run_inputs`` puts the learner's files from
+``runs/<id>/`` under the keys that the workers read (``markov.run_inputs``), plus the bundle.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.metadata
 import io
 import os
 import re
@@ -142,9 +144,21 @@ def upload_run_inputs(
     return keys
 
 
-def _entries() -> list[tuple[Path, str]]:
-    """(source path, archive name) of every folder and file, sorted by archive name."""
-    entries = []
+def launcher_requirements() -> str:
+    """The engine's runtime requirements (no extras), one per line, for the launcher."""
+    try:
+        required = importlib.metadata.requires("deepracer-workshop") or []
+    except importlib.metadata.PackageNotFoundError:
+        required = []
+    return "".join(f"{line}\n" for line in required if ";" not in line)
+
+
+def _entries() -> list[tuple[Path | bytes, str]]:
+    """(source path or bytes, archive name) of every folder and file, sorted by archive name."""
+    entries: list[tuple[Path | bytes, str]] = [
+        (markov_dir() / "sagemaker_launcher.py", "dr_launcher.py"),
+        (launcher_requirements().encode(), "dr_requirements.txt"),
+    ]
     for root, top in ((markov_dir(), "markov"), (artifacts_dir(), "artifacts")):
         entries.append((root, top))
         for path in root.rglob("*"):
@@ -157,18 +171,18 @@ def _entries() -> list[tuple[Path, str]]:
     return sorted(entries, key=lambda entry: entry[1])
 
 
-def _add(tar: tarfile.TarFile, source: Path, name: str) -> None:
+def _add(tar: tarfile.TarFile, source: Path | bytes, name: str) -> None:
     """Add one entry with fixed time, owner and permissions."""
     info = tarfile.TarInfo(name)
     info.mtime = FIXED_MTIME
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    if source.is_dir():
+    if isinstance(source, Path) and source.is_dir():
         info.type = tarfile.DIRTYPE
         info.mode = 0o755
         tar.addfile(info)
         return
-    data = source.read_bytes()
+    data = source if isinstance(source, bytes) else source.read_bytes()
     info.size = len(data)
     info.mode = 0o644
     tar.addfile(info, io.BytesIO(data))

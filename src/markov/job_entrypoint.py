@@ -1,7 +1,11 @@
-"""Entry point of the engine image: ``python -m markov.job_entrypoint <worker>``.
+"""Entry point of every job: ``python -m markov.job_entrypoint train`` (or ``<worker>``).
 
-``<worker>`` is ``training_worker``, ``rollout_worker`` or ``evaluation_worker`` (SageMaker
-passes it as the container argument). Like the simapp's bundle, the job first fetches the run's
+The worker is ``training_worker``, ``rollout_worker``, ``evaluation_worker`` or ``one_job``
+(trainer and rollout workers in one job, ``markov.one_job``). SageMaker starts a container with
+the argument ``train``; the worker then comes from the job's ``DR_WORKER`` variable. A worker name
+given as the argument is used as it is. In AWS's prebuilt image the bundle's launcher
+(``markov.sagemaker_launcher``) starts this entry point with ``DR_CODE_DIR`` set to the
+unpacked bundle, and step 2 is skipped. Like the simapp's bundle, the job first fetches the run's
 engine bundle from the store, so edits to ``src/markov`` reach the jobs without rebuilding the
 image:
 
@@ -21,7 +25,9 @@ image:
    ``UPPER_CASE`` names      the variable of the same name (e.g. ``MAX_TRAINING_TIME_S``)
    ========================  ===============================================================
 
-   ``APP_REGION`` becomes ``AWS_DEFAULT_REGION`` when that is unset.
+   ``APP_REGION`` becomes ``AWS_DEFAULT_REGION`` when that is unset. A shared deadline
+   (``DR_DEADLINE_EPOCH``, ``markov.deadline``) caps ``MAX_TRAINING_TIME_S`` and
+   ``READY_TIMEOUT_S`` to the time left when the job starts.
 2. The bundle ``BUNDLE_S3_KEY`` (default ``<prefix>/build/output.tar.gz``, the prefix being
    ``SAGEMAKER_SHARED_S3_PREFIX`` or ``MODEL_S3_PREFIX``) is read from the store
    (``MODEL_STORE_URL``, else ``s3://$SAGEMAKER_SHARED_S3_BUCKET`` or ``s3://$MODEL_S3_BUCKET``)
@@ -45,15 +51,19 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from collections import deque
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from markov.deadline import DeadlineError, apply_deadline
 from markov.store import StoreConfigError, StoreKeyError, open_store
 
-WORKERS = ("training_worker", "rollout_worker", "evaluation_worker")
+WORKERS = ("training_worker", "rollout_worker", "evaluation_worker", "one_job")
+SAGEMAKER_ARGUMENT = "train"
+"""What SageMaker passes to a container that has no ContainerArguments."""
 BUNDLE_SUFFIX = "build/output.tar.gz"
 CONFIG_DIR = "/opt/ml/input/config"
 OUTPUT_DIR = "/opt/ml/output"
@@ -147,12 +157,19 @@ def fetch_bundle(url: str, key: str, into: Path) -> Path | None:
     return into
 
 
+def chosen_worker(argument: str, env: Mapping[str, str]) -> str:
+    """The worker to run: the argument, or DR_WORKER when SageMaker passed ``train``."""
+    if argument in ("", SAGEMAKER_ARGUMENT):
+        return env.get("DR_WORKER", "")
+    return argument
+
+
 def worker_command(worker: str) -> list[str]:
     """The command that runs one of the engine's workers in this interpreter."""
     if worker not in WORKERS:
         raise JobSetupError(
-            f"unknown worker {worker!r}; pass one of {', '.join(WORKERS)} as the container "
-            "argument (SageMaker: AlgorithmSpecification.ContainerArguments)."
+            f"unknown worker {worker!r}; set the job's DR_WORKER variable (or pass the container "
+            f"argument) to one of {', '.join(WORKERS)}."
         )
     return [sys.executable, "-m", f"markov.{worker}"]
 
@@ -214,10 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     failure_file = Path(env.get("SM_OUTPUT_DIR", OUTPUT_DIR)) / "failure"
     workdir = Path(tempfile.mkdtemp(prefix="dr-bundle-"))
     try:
-        command = worker_command(args[0] if args else "")
         apply_hyperparameters(env, Path(env.get("SM_INPUT_CONFIG_DIR", CONFIG_DIR)))
+        command = worker_command(chosen_worker(args[0] if args else "", env))
+        left = apply_deadline(env, time.time())
+        if left is not None:
+            log.info("%.0f s left before the training's deadline", left)
         url, key = bundle_location(env)
-        bundle = fetch_bundle(url, key, workdir)
+        code_dir = env.get("DR_CODE_DIR")
+        bundle = Path(code_dir) if code_dir else fetch_bundle(url, key, workdir)
         if bundle is None:
             log.info("no bundle at %s/%s; running the markov installed in the image", url, key)
         else:
@@ -226,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
         env["PYTHONUNBUFFERED"] = "1"
         return run_worker(command, env, failure_file)
-    except JobSetupError as error:
+    except (JobSetupError, DeadlineError) as error:
         log.error("%s", error)
         write_failure(failure_file, str(error))
         return 2

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from botocore.exceptions import ClientError
 
+from workshop_helpers.aws.config import partition_of
 from workshop_helpers.aws.session import (
     AwsContext,
     AwsSetupError,
@@ -30,7 +31,8 @@ from workshop_helpers.aws.session import (
 )
 from workshop_helpers.paths import repo_root
 
-REPOSITORY = "deepracer-workshop"
+REPOSITORY = "sagemaker-deepracer-workshop"
+"""Named so that AmazonSageMakerFullAccess may push to it."""
 IMAGE_INPUTS = ("Dockerfile", "pyproject.toml", "src/markov/job_entrypoint.py")
 DOCKER_TIMEOUT_S = 3600
 _ECR_URI = re.compile(
@@ -51,7 +53,8 @@ class EcrImage:
 
     @property
     def repository_arn(self) -> str:
-        return f"arn:aws:ecr:{self.region}:{self.account}:repository/{self.repository}"
+        partition = partition_of(self.region)
+        return f"arn:{partition}:ecr:{self.region}:{self.account}:repository/{self.repository}"
 
     @property
     def image_id(self) -> dict[str, str]:

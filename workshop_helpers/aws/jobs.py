@@ -1,22 +1,31 @@
 """Create an experiment's SageMaker training jobs with plain boto3 ``create_training_job``.
 
-Every job runs the same engine image with one container argument (the worker module) and the
-simapp's environment variables; the DeepRacer-on-AWS hyperparameter names carry the same run
-description for the console (``markov.job_entrypoint`` maps them; the environment wins).
-Every job has MaxRuntimeInSeconds and the experiment's tags.
+Every job runs ``markov.job_entrypoint`` with SageMaker's ``train`` argument, the worker in
+``DR_WORKER`` and the simapp's environment variables; the DeepRacer-on-AWS hyperparameter names
+carry the same run description for the console (``markov.job_entrypoint`` maps them; the
+environment wins). In prebuilt-image mode the hyperparameters also name the submitted code
+(``workshop_helpers.aws.images``).
+
+One-job mode (default) starts one job (``<stem>-trainer``) running the trainer and every rollout
+worker; multi-job mode starts the trainer's job and one job per rollout worker. Every job of a
+training gets the same wall-clock deadline (``markov.deadline``) and MaxRuntimeInSeconds = the
+time to that deadline plus a margin; every job carries the experiment's tags.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from markov.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S
 from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, read_params, worker_params_key
 from markov.store import ModelStore
-from workshop_helpers.aws.config import AwsSettings
+from workshop_helpers.aws.config import ONE_JOB, AwsSettings
+from workshop_helpers.aws.images import submitted_code
 from workshop_helpers.aws.naming import JobName, evaluation_job, rollout_job, tags, trainer_job
 from workshop_helpers.aws.session import AwsSetupError, error_code, explain
 from workshop_helpers.backends.base import (
@@ -28,32 +37,52 @@ from workshop_helpers.bundle import BUNDLE_KEY
 from workshop_helpers.experiment import Experiment
 
 VOLUME_GB = 30
-STARTUP_MARGIN_S = 600
-"""Added to the training time for MaxRuntimeInSeconds: instance start, bundle, final export."""
+STARTUP_ALLOWANCE_S = 420
+"""Time allowed for the jobs' instances to start and fetch the code, before training."""
+RUNTIME_BACKSTOP_S = 120
+"""MaxRuntimeInSeconds reaches this far past the shared deadline (a backstop only)."""
 DEFAULT_TRAINING_S = 3600
 EVALUATION_RUNTIME_S = 1800
 ROLLOUT_READY_TIMEOUT_S = 1800
 """How long a rollout job waits for the trainer's first checkpoint (jobs start minutes apart)."""
+SPOT_WAIT_FACTOR = 2
+"""Managed Spot: MaxWaitTimeInSeconds = this x MaxRuntimeInSeconds (room for interruptions)."""
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job to create: its name, worker module, environment and limits."""
+    """One job to create: its name, worker, instance type, environment and limits."""
 
     job: JobName
     worker: str
     environment: dict[str, str]
     hyperparameters: dict[str, str]
     max_runtime_s: int
+    instance_type: str = ""
 
 
-def time_limits(request: TrainingRequest, settings: AwsSettings) -> tuple[int, int]:
-    """(MAX_TRAINING_TIME_S, MaxRuntimeInSeconds) of a training attempt."""
+@dataclass(frozen=True)
+class TimeLimits:
+    """A training's time budget, its shared deadline and its jobs' MaxRuntimeInSeconds."""
+
+    training_s: int
+    deadline: float
+    max_runtime_s: int
+    max_wait_s: int | None
+
+
+def time_limits(request: TrainingRequest, settings: AwsSettings, now: float) -> TimeLimits:
+    """The limits of a training attempt submitted at ``now`` (Unix seconds)."""
     training = int(request.max_time_s or DEFAULT_TRAINING_S)
+    overhead = STARTUP_ALLOWANCE_S + int(EXPORT_MARGIN_S)
     if settings.max_runtime_s is None:
-        return training, training + STARTUP_MARGIN_S
-    runtime = settings.max_runtime_s
-    return min(training, max(runtime - STARTUP_MARGIN_S, runtime // 2)), runtime
+        runtime = training + overhead + RUNTIME_BACKSTOP_S
+    else:
+        runtime = settings.max_runtime_s
+        training = min(training, max(runtime - overhead - RUNTIME_BACKSTOP_S, runtime // 2))
+    max_wait = SPOT_WAIT_FACTOR * runtime if settings.use_spot else None
+    window = max_wait if max_wait is not None else runtime
+    return TimeLimits(training, now + window - RUNTIME_BACKSTOP_S, runtime, max_wait)
 
 
 def training_specs(
@@ -62,18 +91,24 @@ def training_specs(
     request: TrainingRequest,
     store: ModelStore,
     attempt: int,
+    now: float | None = None,
 ) -> list[JobSpec]:
-    """The trainer's job and one job per rollout worker, as the local runner starts them."""
+    """The training's jobs: one (one-job mode) or the trainer's plus one per rollout worker."""
     prefix = experiment.prefix
     main_yaml = f"{prefix}/{TRAINING_PARAMS}"
-    training_s, runtime_s = time_limits(request, settings)
-    trainer_env = {"MAX_TRAINING_TIME_S": str(training_s)}
+    limits = time_limits(request, settings, time.time() if now is None else now)
+    runtime_s = limits.max_runtime_s
+    shared = {DEADLINE_VARIABLE: f"{limits.deadline:.0f}"}
+    trainer_env = {**shared, "MAX_TRAINING_TIME_S": str(limits.training_s)}
     if request.stop_at_eval_progress is not None:
         trainer_env["STOP_ON_EVAL_PROGRESS"] = str(request.stop_at_eval_progress)
+    one_job = settings.job_mode == ONE_JOB
+    if one_job:
+        trainer_env["READY_TIMEOUT_S"] = str(ROLLOUT_READY_TIMEOUT_S)
     specs = [
         _training_spec(
             trainer_job(experiment.id, attempt),
-            "training_worker",
+            "one_job" if one_job else "training_worker",
             experiment,
             settings,
             request,
@@ -83,10 +118,14 @@ def training_specs(
             runtime_s,
         )
     ]
-    for index in range(request.num_workers):
+    for index in range(0 if one_job else request.num_workers):
         own = worker_params_key(prefix, index)
         yaml_key = own if index > 0 and store.exists(own) else main_yaml
-        extra = {"ROLLOUT_IDX": str(index), "READY_TIMEOUT_S": str(ROLLOUT_READY_TIMEOUT_S)}
+        extra = {
+            **shared,
+            "ROLLOUT_IDX": str(index),
+            "READY_TIMEOUT_S": str(ROLLOUT_READY_TIMEOUT_S),
+        }
         specs.append(
             _training_spec(
                 rollout_job(experiment.id, index, attempt),
@@ -127,6 +166,7 @@ def _training_spec(
         "MODEL_METADATA_FILE_S3_KEY": metadata_key,
         "APP_REGION": settings.region,
         "BUNDLE_S3_KEY": f"{prefix}/{BUNDLE_KEY}",
+        "DR_WORKER": worker,
         **extra,
         **{key: str(value) for key, value in request.extra_env.items()},
     }
@@ -141,7 +181,9 @@ def _training_spec(
     }
     if "ROLLOUT_IDX" in extra:
         hyperparameters["rollout_idx"] = extra["ROLLOUT_IDX"]
-    return JobSpec(job, worker, environment, hyperparameters, runtime_s)
+    hyperparameters.update(submitted_code(settings, f"{prefix}/{BUNDLE_KEY}"))
+    instance = settings.rollout_instance if worker == "rollout_worker" else settings.instance_type
+    return JobSpec(job, worker, environment, hyperparameters, runtime_s, instance)
 
 
 def evaluation_spec(
@@ -160,6 +202,7 @@ def evaluation_spec(
         "EVALUATION_ID": evaluation_id,
         "APP_REGION": settings.region,
         "BUNDLE_S3_KEY": f"{experiment.prefix}/{BUNDLE_KEY}",
+        "DR_WORKER": "evaluation_worker",
     }
     if request.params:  # world keys travel in the job's own YAML, as on the local backend
         environment["S3_YAML_NAME"] = write_evaluation_params(
@@ -170,21 +213,28 @@ def evaluation_spec(
         "s3_prefix": experiment.prefix,
         "world_name": request.world_name,
         "aws_region": settings.region,
+        **submitted_code(settings, f"{experiment.prefix}/{BUNDLE_KEY}"),
     }
     runtime = settings.max_runtime_s or EVALUATION_RUNTIME_S
     job = evaluation_job(experiment.id, evaluation_id)
-    return JobSpec(job, "evaluation_worker", environment, hyperparameters, runtime)
+    return JobSpec(
+        job, "evaluation_worker", environment, hyperparameters, runtime, settings.instance_type
+    )
 
 
 def request_body(spec: JobSpec, settings: AwsSettings, experiment: Experiment) -> dict[str, Any]:
     """The ``create_training_job`` arguments of one job."""
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": spec.max_runtime_s}
+    spot: dict[str, Any] = {}
+    if settings.use_spot:
+        stopping["MaxWaitTimeInSeconds"] = SPOT_WAIT_FACTOR * spec.max_runtime_s
+        spot = {"EnableManagedSpotTraining": True}
     return {
         "TrainingJobName": spec.job.name,
         "RoleArn": settings.role_arn,
         "AlgorithmSpecification": {
             "TrainingImage": settings.image_uri,
             "TrainingInputMode": "File",
-            "ContainerArguments": [spec.worker],
         },
         "HyperParameters": spec.hyperparameters,
         "Environment": spec.environment,
@@ -192,12 +242,13 @@ def request_body(spec: JobSpec, settings: AwsSettings, experiment: Experiment) -
             "S3OutputPath": f"{settings.store_url}/{experiment.prefix}/train-output"
         },
         "ResourceConfig": {
-            "InstanceType": settings.instance_type,
+            "InstanceType": spec.instance_type or settings.instance_type,
             "InstanceCount": 1,
             "VolumeSizeInGB": VOLUME_GB,
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_s},
+        "StoppingCondition": stopping,
         "Tags": tags(experiment.id, spec.job),
+        **spot,
     }
 
 

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from workshop_helpers.aws.config import partition_of
 from workshop_helpers.aws.session import AwsContext
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
@@ -55,23 +56,24 @@ def trust_policy() -> dict[str, Any]:
 
 def log_group_arn(region: str, account: str) -> str:
     """The ARN pattern of the SageMaker training jobs' log group and streams."""
-    return f"arn:aws:logs:{region}:{account}:log-group:{LOG_GROUP}:*"
+    return f"arn:{partition_of(region)}:logs:{region}:{account}:log-group:{LOG_GROUP}:*"
 
 
 def job_policy(bucket: str, region: str, account: str, repository_arn: str | None) -> dict:
     """The least-privilege inline policy of the jobs' role."""
+    partition = partition_of(region)
     statements: list[dict[str, Any]] = [
         {
             "Sid": "WorkshopBucket",
             "Effect": "Allow",
             "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-            "Resource": f"arn:aws:s3:::{bucket}",
+            "Resource": f"arn:{partition}:s3:::{bucket}",
         },
         {
             "Sid": "WorkshopObjects",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Resource": f"arn:{partition}:s3:::{bucket}/*",
         },
         {
             "Sid": "JobLogs",

@@ -16,6 +16,7 @@ re-run finds its jobs instead of duplicating them, from any machine.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from botocore.exceptions import ClientError
@@ -24,7 +25,7 @@ from markov.metrics import evaluation_metrics_key
 from markov.run_inputs import TRAINING_PARAMS
 from markov.store import ModelStore
 from markov.sync import CheckpointPublisher, CheckpointReader
-from workshop_helpers.aws.config import AwsSettings, load_settings
+from workshop_helpers.aws.config import ONE_JOB, PREBUILT, AwsSettings, load_settings
 from workshop_helpers.aws.cost import UnknownInstanceType, estimate
 from workshop_helpers.aws.image import check_image
 from workshop_helpers.aws.jobs import (
@@ -35,6 +36,7 @@ from workshop_helpers.aws.jobs import (
     training_specs,
 )
 from workshop_helpers.aws.naming import EVALUATION, ROLLOUT, TRAINER, JobName, console_link
+from workshop_helpers.aws.quotas import QuotaExceeded, require_quotas
 from workshop_helpers.aws.session import AwsContext, AwsSetupError, connect, error_code, explain
 from workshop_helpers.aws.status import JobInfo, describe, experiment_jobs, recent_log_lines
 from workshop_helpers.aws.supervise import decide
@@ -50,6 +52,8 @@ from workshop_helpers.experiment import Experiment
 
 STOP = "sagemaker:StopTrainingJob"
 STOP_WAIT_S = 30.0
+ONE_JOB_LOG_FACTOR = 20
+"""In one-job mode a rollout worker's lines are read from this many times more job lines."""
 POLL_S = 1.0
 
 
@@ -115,12 +119,19 @@ class AwsBackend:
         except ValueError as error:
             raise BackendError(str(error)) from None
         self._print_cost(specs)
+        self._check_quotas(specs)
         if current:
             self.printer(
                 f"The last training of {experiment.id} ended ({current[0].status}); starting "
                 f"attempt {next_attempt}, whose trainer resumes from the last checkpoint in S3."
             )
         if not store.exists(f"{experiment.prefix}/{BUNDLE_KEY}"):
+            if self.settings.image_mode == PREBUILT:
+                raise BackendError(
+                    f"{self.settings.store_url}/{experiment.prefix}/{BUNDLE_KEY} is missing: the "
+                    "prebuilt image runs the engine from it. Upload it with "
+                    "workshop_helpers.bundle.upload_run_inputs."
+                )
             self.printer(
                 "No engine bundle in S3: the jobs run the engine built into the image, not your "
                 "src/markov (upload_run_inputs uploads the bundle)."
@@ -179,6 +190,7 @@ class AwsBackend:
         except ValueError as error:
             raise BackendError(str(error)) from None
         self._print_cost(specs)
+        self._check_quotas(specs)
         self._create_all(experiment, specs)
         return [
             JobState(spec.job.label, "starting", spec.environment["WORLD_NAME"]) for spec in specs
@@ -203,8 +215,15 @@ class AwsBackend:
     def logs(self, experiment: Experiment, job: str, lines: int = 40) -> str:
         """Recent CloudWatch lines of ``trainer`` (or ``training``), ``rollout-<i>`` or
         ``evaluation-<id>``."""
-        target = self._find(experiment, "trainer" if job == "training" else job)
-        found = recent_log_lines(self.context.client("logs"), target.name, lines)
+        label = "trainer" if job == "training" else job
+        process = ""
+        if label.startswith("rollout-") and self.settings.job_mode == ONE_JOB:
+            label, process = "trainer", f"[{label}] "  # one job: the worker's prefixed lines
+        target = self._find(experiment, label)
+        wanted = lines * ONE_JOB_LOG_FACTOR if process else lines
+        found = recent_log_lines(self.context.client("logs"), target.name, wanted)
+        if found is not None and process:
+            found = [line for line in found if line.startswith(process)][-lines:]
         if found is None:
             raise BackendError(
                 f"No log for {job} ({target.name}) yet: SageMaker writes it once the job's "
@@ -281,6 +300,8 @@ class AwsBackend:
         return f"{iterations} iterations in {trainer.seconds or 0:.0f} s"
 
     def _check_image(self) -> None:
+        if self.settings.image_mode == PREBUILT:
+            return  # AWS's own image, in another account's registry: nothing to check here
         try:
             check_image(self.context, self.settings.image_uri)
         except AwsSetupError as error:
@@ -292,6 +313,17 @@ class AwsBackend:
             self.printer(str(estimate(self.settings.instance_type, len(specs), longest)))
         except UnknownInstanceType as error:
             self.printer(f"Cost estimate unavailable: {error}")
+
+    def _check_quotas(self, specs: list[JobSpec]) -> None:
+        """Refuse before anything starts when the account's quota cannot run every job."""
+        needed = Counter(spec.instance_type or self.settings.instance_type for spec in specs)
+        try:
+            checks = require_quotas(self.context, needed, self.settings.use_spot)
+        except QuotaExceeded as error:
+            raise BackendError(str(error)) from None
+        for check in checks:
+            if check.limit is None:
+                self.printer(f"Quota check for {check.instance_type} skipped: {check.note}.")
 
     def _create_all(self, experiment: Experiment, specs: list[JobSpec]) -> None:
         """Create every job; if one cannot be created, stop those this call started."""
