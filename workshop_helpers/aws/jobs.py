@@ -14,7 +14,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, read_params, worker_params_key
+from markov.run_inputs import (
+    MODEL_METADATA,
+    TRAINING_PARAMS,
+    params_key_of_worker,
+    read_params,
+)
 from markov.store import ModelStore
 from workshop_helpers.aws.config import AwsSettings
 from workshop_helpers.aws.naming import JobName, evaluation_job, rollout_job, tags, trainer_job
@@ -84,8 +89,7 @@ def training_specs(
         )
     ]
     for index in range(request.num_workers):
-        own = worker_params_key(prefix, index)
-        yaml_key = own if index > 0 and store.exists(own) else main_yaml
+        yaml_key = params_key_of_worker(store, prefix, index)
         extra = {"ROLLOUT_IDX": str(index), "READY_TIMEOUT_S": str(ROLLOUT_READY_TIMEOUT_S)}
         specs.append(
             _training_spec(
