@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-busy test-aws-modes aws-smoke notebooks bench lab clean
+.PHONY: run test test-busy test-aws-modes aws-smoke notebooks bench lab clean tracks
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(STAMP)
 notebooks: $(STAMP)
 	DR_WORKSHOP_BUDGET=small DR_RUNS_DIR=$$(mktemp -d -t dr-notebook-runs-XXXX) \
 		$(PY) tests/execute_notebooks.py notebooks/*.ipynb
+
+# Fetch the 12 workshop tracks into the cache ahead of a class (needs the internet once).
+tracks: $(STAMP)
+	$(PY) -m markov.tracks.fetch
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

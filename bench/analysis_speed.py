@@ -166,10 +166,12 @@ def main() -> None:
     print(f"  {'total':<36}{total:>7.2f} s (goal <= 10 s)")
 
 
-def _render(ax: matplotlib.axes.Axes, path: Path) -> None:
-    """Draw the figure as a notebook would (PNG), then free it."""
-    ax.figure.savefig(path, dpi=80)
-    plt.close(ax.figure)
+def _render(drawn: matplotlib.axes.Axes | list[matplotlib.axes.Axes], path: Path) -> None:
+    """Draw the figure as a notebook would (PNG), then free it (plots drawn one panel per
+    track return a list of axes on one figure)."""
+    figure = (drawn if isinstance(drawn, matplotlib.axes.Axes) else drawn[0]).figure
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
 
 
 if __name__ == "__main__":

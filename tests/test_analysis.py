@@ -310,18 +310,18 @@ def test_plots_draw_the_runs_data(single_worker_folder):
     run = analysis.load_drfc_folder(single_worker_folder)
     training = run.training
 
-    paths = analysis.plot_episode_paths(training, TRACK, episodes=[0, 3])
+    (paths,) = analysis.plot_episode_paths(training, TRACK, episodes=[0, 3])
     assert [line.get_label() for line in paths.get_lines()][-2:] == [
         "unique_episode 0",
         "unique_episode 3",
     ]
 
-    heatmap = analysis.plot_track_heatmap(training, TRACK, value="reward")
+    (heatmap,) = analysis.plot_track_heatmap(training, TRACK, value="reward")
     cells = heatmap.get_images()[0].get_array()
     visited = ~np.ma.getmaskarray(cells) & np.isfinite(cells.filled(np.nan))
     assert 0 < visited.sum() < cells.size  # only the cells the car drove over have a value
 
-    breakdown = analysis.plot_action_breakdown(training, by="section", sections=4, track=TRACK)
+    (breakdown,) = analysis.plot_action_breakdown(training, by="section", sections=4, track=TRACK)
     heights = np.zeros(4)
     for bar in breakdown.patches:
         heights[round(bar.get_x() + bar.get_width() / 2)] += bar.get_height()

@@ -56,7 +56,7 @@ TINY = {
 # Waits end by events; this limit is only reached by a hang (a busy machine runs ~5x slower).
 JOB_TIMEOUT_S = 1800
 RUNTIME_S = JOB_TIMEOUT_S + 420 + 180 + 120
-"""MaxRuntimeInSeconds of a training of JOB_TIMEOUT_S: start-up allowance, export margin, backstop."""
+"""MaxRuntimeInSeconds of such a training: start-up allowance, export margin and backstop."""
 
 
 @dataclass

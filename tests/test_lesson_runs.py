@@ -8,8 +8,11 @@ import pytest
 
 from markov.environment.model_metadata import default_model_metadata
 from markov.run_inputs import dump_params, training_params
+from markov.sync import CheckpointPublisher
+from markov.tracks import TrackNotFoundError, official
 from workshop_helpers.experiment import ExperimentNotFoundError, load_experiment, new_experiment
 from workshop_helpers.lesson_runs import (
+    TrainedTrackError,
     latest_trained,
     new_experiment_from,
     record_track,
@@ -82,6 +85,39 @@ def test_record_track_saves_the_track_in_the_experiment():
     assert load_experiment(experiment.id).world_name == "Workshop_Kidney"
     saved = json.loads(experiment.input_path("experiment.json").read_text())
     assert saved["world_name"] == "Workshop_Kidney"
+
+
+def test_record_track_refuses_to_change_the_track_after_training_started():
+    experiment = _with_inputs()
+    store = experiment.open_store()
+    CheckpointPublisher(store, experiment.prefix).publish(0, 0, {".safetensors": b"weights"})
+
+    with pytest.raises(TrainedTrackError, match=r"already trained on Workshop_Oval") as refused:
+        record_track(experiment, "Workshop_Kidney")
+    assert "new_experiment_from" in str(refused.value) and "override=True" in str(refused.value)
+    assert load_experiment(experiment.id).world_name == "Workshop_Oval"
+
+    assert record_track(experiment, "Workshop_Oval") is experiment  # the same track is fine
+    moved = record_track(experiment, "Workshop_Kidney", override=True)
+    assert load_experiment(experiment.id).world_name == moved.world_name == "Workshop_Kidney"
+
+
+def test_experiments_refuse_a_track_this_machine_cannot_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("DR_TRACKS_DIR", str(tmp_path / "tracks"))
+    monkeypatch.setenv("DR_TRACKS_CACHE", str(tmp_path / "cache"))
+
+    def offline(url, timeout):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(official, "_fetch", offline)
+    with pytest.raises(TrackNotFoundError, match="cannot use the track 'Spain_track'") as refused:
+        new_experiment("spain", world_name="Spain_track")
+    assert "python -m markov.tracks.fetch Spain_track" in str(refused.value)
+    assert "DR_TRACKS_DIR" in str(refused.value)
+    experiment = _with_inputs()
+    with pytest.raises(TrackNotFoundError, match="network is unreachable"):
+        record_track(experiment, "Spain_track")
+    assert load_experiment(experiment.id).world_name == "Workshop_Oval"
 
 
 def test_training_params_of_reads_the_written_yaml():

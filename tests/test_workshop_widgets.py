@@ -6,13 +6,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import urllib.error
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from markov.environment.model_metadata import NEURAL_NETWORKS, load_model_metadata
 from markov.environment.world_config import RACE_TYPES
 from markov.tracks import BUILTIN_TRACKS, WORKSHOP_TRACKS, official
+from markov.tracks.builtin import builtin_route
 from workshop_helpers.widgets import (
     backend_options,
     backend_picker,
@@ -85,6 +88,39 @@ def test_track_picker_explains_a_track_that_cannot_be_downloaded(offline_tracks:
     assert bytes(picker.picture.value) == b""
     assert "Spain_track is not available" in picker.caption.value
     assert "DR_TRACKS_DIR" in picker.caption.value
+
+
+def test_track_picker_shows_the_offline_reason_escaped_and_no_broken_image(
+    offline_tracks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def urlopen_fails(url: str, timeout: float) -> bytes:
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(official, "_fetch", urlopen_fails)
+    picker = track_picker()
+    picker.value = "China_track"
+
+    assert "&lt;urlopen error [Errno -3] Temporary failure in name resolution&gt;" in (
+        picker.caption.value
+    )
+    assert "<urlopen" not in picker.caption.value
+    assert picker.picture.layout.display == "none"  # no empty image, so no broken-image icon
+    picker.value = "Workshop_Oval"
+    assert picker.picture.layout.display is None
+    assert bytes(picker.picture.value).startswith(PNG_SIGNATURE)
+
+
+def test_track_options_list_every_track_file_in_dr_tracks_dir(offline_tracks: Path) -> None:
+    np.save(offline_tracks / "Straight_track.npy", builtin_route("Workshop_Oval"))
+    np.save(offline_tracks / "Oval_track.npy", builtin_route("Workshop_Oval"))
+
+    options = track_options()
+
+    labels = {value: label for label, value in options}
+    assert labels["Straight_track"] == "Straight_track (on this machine)"
+    assert [value for _, value in options].count("Oval_track") == 1
+    picker = track_picker(default="Straight_track")
+    assert bytes(picker.picture.value).startswith(PNG_SIGNATURE)
 
 
 def test_track_picker_rejects_an_unknown_default() -> None:

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,6 +337,79 @@ def _track(track: Track | str | os.PathLike[str]) -> Track:
     return track if isinstance(track, Track) else load_track(track)
 
 
+TrackSource = Track | str | os.PathLike[str]
+Tracks = TrackSource | Mapping[int, TrackSource]
+"""One track for every row, or each worker's own track as ``{worker: track}`` (a multi-config
+run, whose workers may drive other tracks or directions; ``log_lesson.RunSettings.tracks``)."""
+
+
+@dataclass(frozen=True)
+class TrackPart:
+    """The rows that one track's workers drove, with that track (direction included)."""
+
+    track: Track
+    workers: tuple[int, ...]
+    rows: pd.DataFrame
+
+    @property
+    def title(self) -> str:
+        """E.g. ``Workshop_Kidney (worker 1)`` or ``Workshop_Oval, reversed (workers 0, 2)``."""
+        direction = ", reversed" if self.track.reverse else ""
+        if not self.workers:
+            return f"{self.track.name}{direction}"
+        label = "worker" if len(self.workers) == 1 else "workers"
+        return f"{self.track.name}{direction} ({label} {', '.join(map(str, self.workers))})"
+
+
+def split_by_track(df: pd.DataFrame, tracks: Tracks) -> list[TrackPart]:
+    """The rows of ``df`` grouped by the track their worker drove, in worker order.
+
+    With one track every row is on it. With ``{worker: track}`` each row goes with its
+    ``worker``'s track; workers on the same track and direction share a part. A track whose
+    workers have no rows gets no part.
+    """
+    if not isinstance(tracks, Mapping):
+        workers = tuple(sorted(int(w) for w in df["worker"].unique())) if "worker" in df else ()
+        return [TrackPart(_track(tracks), workers, df)]
+    if "worker" not in df.columns:
+        raise ValueError(
+            "the frame has no 'worker' column to pick each row's track; load it with load_run "
+            "or pass one track"
+        )
+    by_worker = {int(worker): _track(track) for worker, track in tracks.items()}
+    present = sorted(int(w) for w in df["worker"].unique()) if len(df) else []
+    missing = [worker for worker in present if worker not in by_worker]
+    if missing:
+        raise ValueError(
+            f"tracks has no track for worker(s) {missing}; pass {{worker: track}} for every "
+            f"worker of the run (known: {sorted(by_worker)})"
+        )
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for worker in present:
+        track = by_worker[worker]
+        groups.setdefault((track.name, track.reverse), []).append(worker)
+    return [
+        TrackPart(by_worker[workers[0]], tuple(workers), df[df["worker"].isin(workers)])
+        for workers in groups.values()
+    ]
+
+
+def _panels(count: int, ax: Axes | None, figsize: tuple[float, float]) -> list[Axes]:
+    """``count`` side-by-side axes (one per track), or ``[ax]`` when one is given for one track."""
+    if ax is not None:
+        if count > 1:
+            raise ValueError(
+                f"these rows lie on {count} tracks and get one panel each; leave ax out "
+                "(or pass the rows of one track's workers)"
+            )
+        return [ax]
+    width, height = figsize
+    _, axes = plt.subplots(
+        1, max(count, 1), figsize=(width * max(count, 1), height), layout="constrained"
+    )
+    return list(np.atleast_1d(axes))
+
+
 def draw_track(track: Track | str | os.PathLike[str], ax: Axes | None = None) -> Axes:
     """The track's borders and dashed centre line, with equal axis scales."""
     ax = _axes(ax, (8, 6))
@@ -383,40 +456,56 @@ def plot_lap_times(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 def plot_episode_paths(
     df: pd.DataFrame,
-    track: Track | str | os.PathLike[str],
+    track: Tracks,
     episodes: Iterable[int] | None = None,
     ax: Axes | None = None,
-) -> Axes:
-    """Paths of the front point on the track; off-track steps are marked with a cross.
+) -> list[Axes]:
+    """Paths of the front point, each on its worker's track; off-track steps get a cross.
 
     ``episodes`` are values of ``unique_episode`` (training) or ``episode`` (evaluation; filter
-    one ``stream`` first); default: the last five.
+    one ``stream`` first); default: the last five. One panel per track the chosen episodes were
+    driven on, titled with the track and its workers.
     """
-    ax = draw_track(track, ax)
     column = "unique_episode" if "unique_episode" in df.columns else "episode"
     chosen = list(episodes) if episodes is not None else sorted(df[column].unique())[-5:]
-    for episode, rows in df[df[column].isin(chosen)].groupby(column):
-        (line,) = ax.plot(rows["x"], rows["y"], linewidth=1.2, label=f"{column} {episode}")
-        off = rows[rows["episode_status"] == "off_track"]
-        ax.scatter(off["x"], off["y"], marker="x", color=line.get_color(), s=30)
-    if chosen:
-        ax.legend(fontsize="small")
-    return ax
+    selected = df[df[column].isin(chosen)]
+    parts = split_by_track(selected, track) if len(selected) else split_by_track(df, track)[:1]
+    axes = _panels(len(parts), ax, (8, 6))
+    for part, panel in zip(parts, axes, strict=True):
+        draw_track(part.track, panel)
+        panel.set_title(part.title)
+        rows_by_episode = part.rows.groupby(column) if len(selected) else []
+        for episode, rows in rows_by_episode:
+            (line,) = panel.plot(rows["x"], rows["y"], linewidth=1.2, label=f"{column} {episode}")
+            off = rows[rows["episode_status"] == "off_track"]
+            panel.scatter(off["x"], off["y"], marker="x", color=line.get_color(), s=30)
+        if len(part.rows) and len(selected):
+            panel.legend(fontsize="small")
+    return axes
 
 
 def plot_track_heatmap(
     df: pd.DataFrame,
-    track: Track | str | os.PathLike[str],
+    track: Tracks,
     value: str = "reward",
     cell_m: float = 0.1,
     ax: Axes | None = None,
-) -> Axes:
-    """Mean of ``value`` (any numeric column) over the RUN steps in square track cells."""
+) -> list[Axes]:
+    """Mean of ``value`` (any numeric column) over the RUN steps in square track cells: one
+    panel per track, each from the steps of the workers that drove it."""
     if value not in df.columns:
         raise ValueError(f"value {value!r} is not a column; use one of {list(df.columns)}")
     if not cell_m > 0:
         raise ValueError(f"cell_m is {cell_m}; use a cell size in metres > 0")
-    track = _track(track)
+    parts = split_by_track(df, track)
+    axes = _panels(len(parts), ax, (8, 6))
+    for part, panel in zip(parts, axes, strict=True):
+        _draw_heatmap(part.rows, part.track, value, cell_m, panel)
+        panel.set_title(part.title)
+    return axes
+
+
+def _draw_heatmap(df: pd.DataFrame, track: Track, value: str, cell_m: float, ax: Axes) -> None:
     rows = df[~df["episode_status"].isin(NON_RUN_STATUSES)]
     _, _, outer = track.lines()
     low = outer.min(axis=0) - cell_m
@@ -429,7 +518,6 @@ def plot_track_heatmap(
     counts, _, _ = np.histogram2d(x, y, bins=bins, range=limits)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / counts, np.nan)
-    ax = _axes(ax, (8, 6))
     image = ax.imshow(
         means.T,
         origin="lower",
@@ -439,7 +527,6 @@ def plot_track_heatmap(
     )
     ax.figure.colorbar(image, ax=ax, label=f"mean {value}")
     draw_track(track, ax)
-    return ax
 
 
 def action_labels(df: pd.DataFrame) -> pd.Series:
@@ -458,33 +545,44 @@ def plot_action_breakdown(
     df: pd.DataFrame,
     by: str = "iteration",
     sections: int = 4,
-    track: Track | str | os.PathLike[str] | None = None,
+    track: Tracks | None = None,
     ax: Axes | None = None,
-) -> Axes:
-    """Share of each action per iteration, or per track section (``by="section"``).
+) -> list[Axes]:
+    """Share of each action per iteration (one panel), or per track section (``by="section"``,
+    one panel per track).
 
-    Sections split the waypoints of ``track`` (needed for sections) into ``sections`` equal
-    runs along the driving direction, using each step's ``closest_waypoint``.
+    Sections split the waypoints of each worker's ``track`` (needed for sections) into
+    ``sections`` equal runs along the driving direction, using each step's ``closest_waypoint``.
     """
     rows = df[~df["episode_status"].isin(NON_RUN_STATUSES)]
     if by == "iteration":
-        groups = rows["iteration"]
-    elif by == "section":
-        if track is None:
-            raise ValueError("by='section' needs the track: pass track=<name or Track>")
-        if isinstance(sections, bool) or not isinstance(sections, int) or sections < 1:
-            raise ValueError(f"sections is {sections!r}; use a whole number >= 1")
-        groups = track_sections(rows["closest_waypoint"], _track(track), sections)
-    else:
+        axes = _panels(1, ax, (9, 4))
+        shares = pd.crosstab(rows["iteration"], action_labels(rows), normalize="index")
+        _draw_shares(shares, axes[0])
+        return axes
+    if by != "section":
         raise ValueError(f"by is {by!r}; use 'iteration' or 'section'")
-    shares = pd.crosstab(groups, action_labels(rows), normalize="index")
-    if by == "section":  # sections the car never reached still get their (empty) bar
-        shares = shares.reindex(range(sections), fill_value=0.0)
-    ax = _axes(ax, (9, 4))
+    if track is None:
+        raise ValueError(
+            "by='section' needs the track: pass track=<name, Track or {worker: track}>"
+        )
+    if isinstance(sections, bool) or not isinstance(sections, int) or sections < 1:
+        raise ValueError(f"sections is {sections!r}; use a whole number >= 1")
+    parts = split_by_track(rows, track)
+    axes = _panels(len(parts), ax, (9, 4))
+    for part, panel in zip(parts, axes, strict=True):
+        groups = track_sections(part.rows["closest_waypoint"], part.track, sections)
+        shares = pd.crosstab(groups, action_labels(part.rows), normalize="index")
+        # sections the car never reached still get their (empty) bar
+        _draw_shares(shares.reindex(range(sections), fill_value=0.0), panel)
+        panel.set_title(part.title)
+    return axes
+
+
+def _draw_shares(shares: pd.DataFrame, ax: Axes) -> None:
     shares.plot.bar(stacked=True, ax=ax, width=0.85, colormap="tab20", legend=False)
     ax.set_ylabel("share of steps")
     ax.legend(fontsize="x-small", bbox_to_anchor=(1.01, 1), loc="upper left")
-    return ax
 
 
 def track_sections(closest_waypoint: pd.Series, track: Track, sections: int = 4) -> pd.Series:
@@ -499,27 +597,46 @@ def track_sections(closest_waypoint: pd.Series, track: Track, sections: int = 4)
 def replay_reward(
     df: pd.DataFrame,
     new_reward_function: Callable[[dict], Any] | str | os.PathLike[str],
-    world_name: str | os.PathLike[str] | Track,
+    world_name: Tracks,
     reverse_dir: bool = False,
 ) -> pd.DataFrame:
     """Recompute every step's reward with another reward function: a copy with ``new_reward``.
 
-    Each step's params are rebuilt by the engine's builder from the row and the track.
-    Exact: ``x, y, heading, steps, speed, steering_angle, progress, all_wheels_on_track,
-    sim_time`` (from the row) and ``distance_from_center, is_left_of_center, track_width,
-    track_length, waypoints, closest_waypoints, projection_distance`` (recomputed from the
-    front point as the simulator does). ``is_reversed`` is ``reverse_dir``, which applies to
-    every row (runs that alternate direction need one call per direction). Approximated:
-    ``is_offtrack`` comes from the wheel positions of the car pose rebuilt from the front point
-    and heading (exact for this package's simtraces, whose floats round-trip; logs with rounded
-    values can differ at the road edge); ``is_crashed`` comes from the row status; the object
-    keys keep their no-object defaults, since simtraces do not record objects. Prepare and pause
-    steps get 0.0 without calling the function, as in the simulator.
+    Each step's params are rebuilt by the engine's builder from the row and the track its
+    worker drove: ``world_name`` is one track for all rows (driven in ``reverse_dir``), or
+    ``{worker: Track}`` for a multi-config run, each Track with its own direction
+    (``log_lesson.RunSettings.tracks``). Exact: ``x, y, heading, steps, speed,
+    steering_angle, progress, all_wheels_on_track, sim_time`` (from the row) and
+    ``distance_from_center, is_left_of_center, track_width, track_length, waypoints,
+    closest_waypoints, projection_distance`` (recomputed from the front point as the simulator
+    does). ``is_reversed`` is the track's direction, the same for all of a worker's rows (runs
+    that alternate direction need one call per direction). Approximated: ``is_offtrack`` comes
+    from the wheel positions of the car pose rebuilt from the front point and heading (exact for
+    this package's simtraces, whose floats round-trip; logs with rounded values can differ at
+    the road edge); ``is_crashed`` comes from the row status; the object keys keep their
+    no-object defaults, since simtraces do not record objects. Prepare and pause steps get 0.0
+    without calling the function, as in the simulator.
     """
     reward_function = load_reward_function(new_reward_function)
-    track = world_name if isinstance(world_name, Track) else load_track(world_name)
-    if bool(reverse_dir) != track.reverse:
-        track = track.reversed()
+    if isinstance(world_name, Mapping):
+        if reverse_dir:
+            raise ValueError(
+                "reverse_dir=True with {worker: track}: give each worker's Track its direction "
+                "instead (Track.reversed(), or log_lesson.RunSettings.tracks)"
+            )
+        tracks: Tracks = world_name
+    else:
+        track = _track(world_name)
+        tracks = track if bool(reverse_dir) == track.reverse else track.reversed()
+    new_reward = pd.Series(0.0, index=df.index, dtype=float)
+    for part in split_by_track(df, tracks):
+        new_reward[part.rows.index] = _replayed_rewards(part.rows, reward_function, part.track)
+    return df.assign(new_reward=new_reward)
+
+
+def _replayed_rewards(
+    df: pd.DataFrame, reward_function: Callable[..., Any], track: Track
+) -> list[float]:
     columns = [
         "x",
         "y",
@@ -532,7 +649,7 @@ def replay_reward(
         "tstamp",
         "episode_status",
     ]
-    new_rewards = [
+    return [
         0.0
         if status in NON_RUN_STATUSES
         else reward_function(
@@ -545,7 +662,6 @@ def replay_reward(
             *(df[name].tolist() for name in columns), strict=True
         )
     ]
-    return df.assign(new_reward=new_rewards)
 
 
 def _replay_params(

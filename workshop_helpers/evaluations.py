@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
 from markov.metrics import evaluation_metrics_key
 from markov.simtrace import read_simtrace
@@ -17,6 +18,7 @@ from workshop_helpers.backends import EvaluationRequest, JobState, get_backend
 from workshop_helpers.budget import workshop_budget
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.plotting import plot_track
+from workshop_helpers.waiting import timeout_message
 
 REQUESTS_FILE = "evaluations.json"
 
@@ -39,7 +41,7 @@ def start_evaluations(
     jobs = get_backend(experiment).start_evaluations(experiment, requests)
     recorded = _requests(experiment)
     for job, request in zip(jobs, requests, strict=True):
-        recorded[job.name.removeprefix("evaluation-")] = {
+        recorded[_evaluation_id(job)] = {
             "world_name": request.world_name,
             "trials": request.number_of_trials,
         }
@@ -51,16 +53,58 @@ def start_evaluations(
 def wait_for_evaluations(
     experiment: Experiment, timeout_s: float | None = None, refresh_s: float = 1.0
 ) -> list[JobState]:
-    """Block until every evaluation job has ended (or ``timeout_s``); returns their states."""
+    """Block until every evaluation job has ended; returns their states.
+
+    A progress bar counts the trials driven of all those requested, with the elapsed time and
+    the time left at the pace so far. Reaching ``timeout_s`` first prints which evaluations
+    still run (they go on).
+    """
     started = time.monotonic()
     backend = get_backend(experiment)
     states = backend.evaluation_jobs(experiment)
+    bar = tqdm(total=requested_trials(experiment, states) or None, desc="trials", unit="trial")
     while any(not s.done for s in states):
+        _show_trials(bar, experiment, states)
         if timeout_s is not None and time.monotonic() - started > timeout_s:
-            break
+            bar.close()
+            running = [s for s in states if not s.done]
+            print(timeout_message("the evaluations", timeout_s, running))
+            return states
         time.sleep(refresh_s)
         states = backend.evaluation_jobs(experiment)
+    _show_trials(bar, experiment, states)
+    bar.close()
     return states
+
+
+def requested_trials(experiment: Experiment, jobs: list[JobState]) -> int:
+    """How many trials the given evaluation jobs were asked to drive, together."""
+    requests = _requests(experiment)
+    return sum(
+        int(requests.get(_evaluation_id(job), {}).get("trials", 0)) for job in jobs
+    )
+
+
+def driven_trials(experiment: Experiment, jobs: list[JobState]) -> int:
+    """How many trials of the given evaluation jobs have their metrics written so far."""
+    store = experiment.open_store()
+    count = 0
+    for job in jobs:
+        key = evaluation_metrics_key(experiment.prefix, _evaluation_id(job))
+        if store.exists(key):
+            count += len(store.get_json(key).get("metrics", []))
+    return count
+
+
+def _show_trials(bar: tqdm, experiment: Experiment, jobs: list[JobState]) -> None:
+    bar.n = driven_trials(experiment, jobs)
+    running = sum(not job.done for job in jobs)
+    bar.set_postfix_str(f"{running} of {len(jobs)} evaluation(s) running", refresh=False)
+    bar.refresh()
+
+
+def _evaluation_id(job: JobState) -> str:
+    return job.name.removeprefix("evaluation-")
 
 
 def evaluation_table(experiment: Experiment) -> pd.DataFrame:

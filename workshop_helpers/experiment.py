@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from markov.environment.deepracer_racetrack_env import DEFAULT_TRACK
 from markov.store import ModelStore, open_store
+from markov.tracks import TrackNotFoundError, load_track
 from workshop_helpers.paths import runs_dir, shown_path
 
 BACKENDS = ("local", "aws")
@@ -122,6 +123,7 @@ def new_experiment(
     base = DEFAULT_NAME if name is None else _checked_name(name)
     url = _store_url(backend, store_url)
     _check_local_store(backend, url, "store_url")
+    check_track_available(world_name)
     while True:
         now = datetime.now(UTC)
         experiment_id = f"{base}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
@@ -180,6 +182,18 @@ def latest_experiment() -> Experiment:
             "(notebook 00) first"
         )
     return experiments[-1]
+
+
+def check_track_available(world_name: str) -> None:
+    """Refuse a track this machine cannot load (an official track neither in DR_TRACKS_DIR nor
+    in the cache, and not downloadable now), saying how to get it: fetch it or set
+    DR_TRACKS_DIR. An official track that is missing is downloaded here when possible."""
+    try:
+        load_track(world_name)
+    except TrackNotFoundError as error:
+        raise TrackNotFoundError(
+            f"An experiment cannot use the track {world_name!r}: {error}", error.reason
+        ) from None
 
 
 def _checked_name(name: str) -> str:

@@ -15,9 +15,11 @@ import pandas as pd
 import yaml
 
 from markov.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS, read_params
+from markov.sync import find_resume_point
 from workshop_helpers.experiment import (
     Experiment,
     ExperimentNotFoundError,
+    check_track_available,
     list_experiments,
     new_experiment,
 )
@@ -48,13 +50,30 @@ RUN_FOLDERS: dict[str, str] = {
 """What the top-level folders and files of a run's store prefix hold."""
 
 
-def record_track(experiment: Experiment, world_name: str) -> Experiment:
+class TrainedTrackError(ValueError):
+    """A change of track for an experiment that already trained on another one."""
+
+
+def record_track(experiment: Experiment, world_name: str, *, override: bool = False) -> Experiment:
     """The experiment with its track set to ``world_name``, saved in experiment.json.
 
-    Later notebooks (evaluation, log analysis) read the track from the experiment.
+    Later notebooks (evaluation, log analysis) read the track from the experiment, so it cannot
+    change silently once training started (the run has checkpoints): that is refused with the
+    fix, unless ``override=True`` says the change is meant. A track this machine cannot load is
+    refused with how to fetch it.
     """
     if experiment.world_name == world_name:
         return experiment
+    resume_point = find_resume_point(experiment.open_store(), experiment.prefix)
+    if resume_point is not None and not override:
+        raise TrainedTrackError(
+            f"{experiment.id} already trained on {experiment.world_name} (checkpoint "
+            f"{resume_point.name}); its evaluation and log analysis read that track. To train "
+            f"on {world_name}, start a new experiment: new = new_experiment_from(exp), then "
+            f"record_track(new, {world_name!r}). To record {world_name} for this trained "
+            "model anyway (e.g. to evaluate it on another track), pass override=True."
+        )
+    check_track_available(world_name)
     updated = dataclasses.replace(experiment, world_name=world_name)
     updated.save()
     return updated

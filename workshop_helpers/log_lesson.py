@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,13 +21,22 @@ from matplotlib.ticker import MaxNLocator
 from markov.run_inputs import (
     REWARD_FUNCTION,
     TRAINING_PARAMS,
+    params_key_of_worker,
     read_hyperparameters,
     read_params,
     read_reward_source,
 )
 from markov.tracks import Track, load_track
 from workshop_helpers import plotting
-from workshop_helpers.analysis import NON_RUN_STATUSES, RunLogs, action_labels, episode_keys
+from workshop_helpers.analysis import (
+    NON_RUN_STATUSES,
+    RunLogs,
+    TrackPart,
+    Tracks,
+    action_labels,
+    episode_keys,
+    split_by_track,
+)
 from workshop_helpers.analysis import track_sections as analysis_track_sections
 from workshop_helpers.experiment import Experiment
 
@@ -43,20 +52,63 @@ RARELY_USED_PERCENT = 2.0
 
 # --------------------------------------------------------------------------------- the run
 @dataclass(frozen=True)
+class WorkerSettings:
+    """The track and direction one rollout worker drove (its own YAML in multi-config runs)."""
+
+    world_name: str
+    reverse_dir: bool
+    alternate_direction: bool
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """What the workers of a run were told: track, direction, reward function and the
-    hyperparameters (defaults filled in for the keys the learner did not set)."""
+    hyperparameters (defaults filled in for the keys the learner did not set).
+
+    ``world_name``, ``reverse_dir`` and ``alternate_direction`` are the run's main settings
+    (worker 0's); ``workers`` holds every worker's own, which differ in a multi-config run.
+    """
 
     world_name: str
     reverse_dir: bool
     alternate_direction: bool
     reward_source: str | None
     hyperparameters: dict[str, Any]
+    workers: dict[int, WorkerSettings] = field(default_factory=dict)
+
+    @property
+    def tracks(self) -> dict[int, Track]:
+        """``{worker: Track}`` in each worker's direction, for the analysis functions."""
+        loaded = {name: load_track(name) for name in {w.world_name for w in self._all().values()}}
+        return {
+            worker: loaded[own.world_name].reversed() if own.reverse_dir else loaded[own.world_name]
+            for worker, own in self._all().items()
+        }
+
+    @property
+    def multi_track(self) -> bool:
+        """Whether the workers drove more than one track or direction."""
+        return len({(w.world_name, w.reverse_dir) for w in self._all().values()}) > 1
+
+    def describe_tracks(self) -> str:
+        """E.g. ``Workshop_Oval (worker 0), Workshop_Kidney (worker 1)``."""
+        groups: dict[str, list[int]] = {}
+        for worker, own in sorted(self._all().items()):
+            name = own.world_name + (", reversed" if own.reverse_dir else "")
+            groups.setdefault(name, []).append(worker)
+        return ", ".join(
+            f"{name} ({'worker' if len(ws) == 1 else 'workers'} {', '.join(map(str, ws))})"
+            for name, ws in groups.items()
+        )
+
+    def _all(self) -> dict[int, WorkerSettings]:
+        main = WorkerSettings(self.world_name, self.reverse_dir, self.alternate_direction)
+        return dict(self.workers) or {0: main}
 
 
 def run_settings(experiment: Experiment) -> RunSettings:
     """The track, direction, reward function and hyperparameters a run trained with, read
-    from its store.
+    from its store, and each worker's own track and direction (the YAML it read).
 
     Falls back to the experiment's track (and no reward source) when the run's
     ``training_params.yaml`` or ``reward_function.py`` is not in the store.
@@ -64,14 +116,37 @@ def run_settings(experiment: Experiment) -> RunSettings:
     store, prefix = experiment.open_store(), experiment.prefix
     params_key = f"{prefix}/{TRAINING_PARAMS}"
     params = read_params(store, params_key) if store.exists(params_key) else {}
+    main = _worker_settings(params, experiment.world_name)
+    workers = {
+        worker: _worker_settings(read_params(store, key), main.world_name)
+        if (key := params_key_of_worker(store, prefix, worker)) != params_key
+        else main
+        for worker in range(_worker_count(params))
+    }
     reward_key = f"{prefix}/{REWARD_FUNCTION}"
     return RunSettings(
-        world_name=params.get("WORLD_NAME") or experiment.world_name,
-        reverse_dir=_yaml_true(params.get("REVERSE_DIR", "false")),
-        alternate_direction=_yaml_true(params.get("ALTERNATE_DRIVING_DIRECTION", "false")),
+        world_name=main.world_name,
+        reverse_dir=main.reverse_dir,
+        alternate_direction=main.alternate_direction,
         reward_source=read_reward_source(store, reward_key) if store.exists(reward_key) else None,
         hyperparameters=read_hyperparameters(store, prefix).to_json_dict(),
+        workers=workers,
     )
+
+
+def _worker_settings(params: Mapping[str, str], default_world: str) -> WorkerSettings:
+    return WorkerSettings(
+        world_name=params.get("WORLD_NAME") or default_world,
+        reverse_dir=_yaml_true(params.get("REVERSE_DIR", "false")),
+        alternate_direction=_yaml_true(params.get("ALTERNATE_DRIVING_DIRECTION", "false")),
+    )
+
+
+def _worker_count(params: Mapping[str, str]) -> int:
+    try:
+        return max(1, int(params.get("NUM_WORKERS", "1")))
+    except ValueError:
+        return 1
 
 
 def _yaml_true(value: str) -> bool:
@@ -265,14 +340,17 @@ def pick_episodes(episodes: pd.DataFrame, count: int = 1) -> tuple[list[int], li
 
 
 # --------------------------------------------------------------------------------- sections
-def _as_track(track: Track | str) -> Track:
-    return track if isinstance(track, Track) else load_track(track)
-
-
-def track_sections(steps: pd.DataFrame, track: Track | str, sections: int = 4) -> pd.Series:
-    """Each step's track section, numbered as ``analysis.plot_action_breakdown`` numbers them
-    (the waypoints split into ``sections`` runs along the driving direction)."""
-    return analysis_track_sections(steps["closest_waypoint"], _as_track(track), sections)
+def track_sections(steps: pd.DataFrame, track: Tracks, sections: int = 4) -> pd.Series:
+    """Each step's track section on its worker's track, numbered as
+    ``analysis.plot_action_breakdown`` numbers them (the waypoints split into ``sections`` runs
+    along the driving direction)."""
+    numbers = [
+        analysis_track_sections(part.rows["closest_waypoint"], part.track, sections)
+        for part in split_by_track(steps, track)
+    ]
+    if not numbers:
+        return pd.Series(dtype=np.int64, name="section")
+    return pd.concat(numbers).reindex(steps.index)
 
 
 def _section_starts(track: Track, sections: int) -> list[int]:
@@ -310,31 +388,54 @@ def off_track_ends(df: pd.DataFrame) -> pd.DataFrame:
 
 def plot_off_track(
     df: pd.DataFrame,
-    track: Track | str,
+    track: Tracks,
     sections: int = 4,
     axes: Sequence[Axes] | None = None,
-) -> Sequence[Axes]:
+) -> list[Axes]:
     """Where episodes ended off the track (crosses coloured by iteration, sections S0.. marked)
-    and how many ended off track in each section. Always two axes, also with no such episode."""
-    track = _as_track(track)
+    and how many ended off track in each section: a map and a count per track (one row of two
+    axes each, titled with the track and its workers), also with no such episode.
+
+    Returns the axes row by row: map, counts, map, counts, ...; ``axes`` (a map and a count
+    axes) may be given for the rows of one track.
+    """
+    parts = split_by_track(df, track)
     if axes is None:
-        _, axes = plt.subplots(
-            1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.6, 1]}, layout="constrained"
+        _, grid = plt.subplots(
+            len(parts),
+            2,
+            figsize=(12, 4.8 * len(parts)),
+            gridspec_kw={"width_ratios": [1.6, 1]},
+            layout="constrained",
+            squeeze=False,
         )
-    on_map, counts_ax = axes
+        axes = [panel for row in grid for panel in row]
+    elif len(parts) > 1:
+        raise ValueError(
+            f"these rows lie on {len(parts)} tracks and get a row of axes each; leave axes out"
+        )
+    for number, part in enumerate(parts):
+        _draw_off_track(part, sections, axes[2 * number], axes[2 * number + 1])
+    return list(axes)
+
+
+def _draw_off_track(part: TrackPart, sections: int, on_map: Axes, counts_ax: Axes) -> None:
+    track = part.track
     plotting.draw_track(on_map, track)
     _draw_sections(on_map, track, sections)
-    ends = off_track_ends(df)
+    ends = off_track_ends(part.rows)
     if ends.empty:
-        on_map.set_title("no episode ended off the track")
+        on_map.set_title(f"{part.title}: no episode ended off the track")
     else:
         colour = ends["iteration"] if "iteration" in ends else "tab:red"
         on_map.scatter(ends["x"], ends["y"], c=colour, cmap="plasma", marker="x", s=40, zorder=5)
-        on_map.set_title("where episodes left the track (colour: iteration, dark = early)")
+        on_map.set_title(f"{part.title}: where episodes left the track (dark = early iteration)")
     on_map.set_xlabel("x (m)")
     on_map.set_ylabel("y (m)")
     per_section = (
-        track_sections(ends, track, sections).value_counts().reindex(range(sections), fill_value=0)
+        analysis_track_sections(ends["closest_waypoint"], track, sections)
+        .value_counts()
+        .reindex(range(sections), fill_value=0)
         if not ends.empty
         else pd.Series(0, index=range(sections))
     )
@@ -342,7 +443,6 @@ def plot_off_track(
     counts_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     counts_ax.set_xlabel("track section")
     counts_ax.set_ylabel("episodes that ended off track")
-    return axes
 
 
 # --------------------------------------------------------------------------------- actions

@@ -5,15 +5,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from IPython.display import clear_output, display
+from IPython.display import display
 from tqdm.auto import tqdm
 
 from markov.metrics import read_training_metrics, training_metrics_key
+from markov.run_inputs import read_hyperparameters
 from workshop_helpers.backends import JobState, TrainingRequest, get_backend
 from workshop_helpers.budget import Budget, workshop_budget
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.plotting import plot_training_progress
 from workshop_helpers.viewer import LiveGrid
+from workshop_helpers.waiting import (
+    budget_note,
+    iteration_limit,
+    timeout_message,
+    training_started_at,
+)
 
 
 def start_training(
@@ -64,28 +71,56 @@ def watch_training(
     timeout_s: float | None = None,
     live_graph: bool = True,
 ) -> JobState | None:
-    """Refresh the reward graph until training ends (or ``timeout_s``); returns the final state.
+    """Show a progress bar (iterations done of the run's limit, elapsed time, time left against
+    the budget) and redraw the reward graph below it until training ends; returns the final
+    state. Reaching ``timeout_s`` first prints which jobs still run (they go on).
 
-    With ``live_graph=False`` only a progress bar over iterations is shown.
+    The graph is redrawn in its own display, so the bar stays visible. With
+    ``live_graph=False`` only the bar is shown.
     """
     started = time.monotonic()
-    bar = tqdm(desc="iterations", unit="it")
+    waiting_since = time.time()
+    hyperparameters = read_hyperparameters(experiment.open_store(), experiment.prefix)
+    total = iteration_limit(hyperparameters.to_json_dict())
+    budget_s = workshop_budget().max_training_time_s
+    bar = tqdm(total=total, desc="iterations", unit="it")
+    graph = None
     state = training_state(experiment)
     while state is not None and not state.done:
-        if timeout_s is not None and time.monotonic() - started > timeout_s:
-            break
-        bar.n = len(trainer_iterations(experiment))
-        bar.set_postfix_str(state.detail)
-        bar.refresh()
+        iterations = trainer_iterations(experiment)
+        _show_iterations(bar, iterations, total, budget_s, waiting_since, state.detail)
         rows = training_metrics(experiment)
         if live_graph and rows:
-            clear_output(wait=True)
-            display(plot_training_progress(rows))
+            figure = plot_training_progress(rows)
+            if graph is None:
+                graph = display(figure, display_id=True)
+            else:
+                graph.update(figure)
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            bar.close()
+            print(timeout_message("the training", timeout_s, [state]))
+            return state
         time.sleep(refresh_s)
         state = training_state(experiment)
-    bar.n = len(trainer_iterations(experiment))
+    iterations = trainer_iterations(experiment)
+    _show_iterations(bar, iterations, total, budget_s, waiting_since, state.detail if state else "")
     bar.close()
     return state
+
+
+def _show_iterations(
+    bar: tqdm,
+    iterations: list[dict[str, Any]],
+    total: int | None,
+    budget_s: float | None,
+    waiting_since: float,
+    detail: str,
+) -> None:
+    elapsed = time.time() - training_started_at(iterations, waiting_since)
+    bar.n = len(iterations)
+    note = budget_note(elapsed, len(iterations), total, budget_s)
+    bar.set_postfix_str(" · ".join(part for part in (detail, note) if part), refresh=False)
+    bar.refresh()
 
 
 def latest_frames(experiment: Experiment, workers: int = 1):

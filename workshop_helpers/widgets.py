@@ -7,6 +7,7 @@ browser.
 
 from __future__ import annotations
 
+import html
 import io
 from functools import lru_cache
 
@@ -17,7 +18,7 @@ from markov.environment.deepracer_racetrack_env import DEFAULT_TRACK
 from markov.environment.model_metadata import NEURAL_NETWORKS
 from markov.tracks import WORKSHOP_TRACKS, TrackNotFoundError, load_track
 from markov.tracks.builtin import BUILTIN_TRACKS
-from markov.tracks.official import official_track_available
+from markov.tracks.official import local_track_names, official_track_available
 from workshop_helpers.plotting import plot_track
 
 Option = tuple[str, object]
@@ -74,15 +75,18 @@ class TrackPicker:
 
     def _show_selected(self) -> None:
         name = self.dropdown.value
-        self.caption.value = f"Loading {name} ..."
+        self.caption.value = f"Loading {_text(name)} ..."
         try:
             self.picture.value = track_picture_png(name)
         except TrackNotFoundError as error:
+            # no picture at all (an empty image shows a broken-image icon); the reason is text
             self.picture.value = b""
-            self.caption.value = f"<b>{name} is not available:</b> {error}"
+            self.picture.layout.display = "none"
+            self.caption.value = f"<b>{_text(name)} is not available:</b> {_text(str(error))}"
             return
+        self.picture.layout.display = None
         info = BUILTIN_TRACKS.get(name)
-        self.caption.value = info.description if info else "Official DeepRacer track."
+        self.caption.value = _text(info.description if info else "Official DeepRacer track.")
 
     def _ipython_display_(self) -> None:
         display(self.widget)
@@ -91,14 +95,24 @@ class TrackPicker:
         return f"TrackPicker(value={self.value!r})"
 
 
+def _text(plain: str) -> str:
+    """Plain text for an HTML caption: ``<urlopen error ...>`` must show, not vanish as a tag."""
+    return html.escape(plain, quote=False)
+
+
 def track_options() -> list[Option]:
-    """(label, world_name) for the workshop's tracks, then the built-in tracks."""
+    """(label, world_name) for the workshop's tracks, then the built-in tracks, then every
+    other track file on this machine (DR_TRACKS_DIR or the track cache)."""
     official = [
         (name if official_track_available(name) else f"{name} (downloads on first use)", name)
         for name in WORKSHOP_TRACKS
     ]
     builtin = [(f"{name} (built-in)", name) for name in BUILTIN_TRACKS]
-    return official + builtin
+    listed = {*WORKSHOP_TRACKS, *BUILTIN_TRACKS}
+    local = [
+        (f"{name} (on this machine)", name) for name in local_track_names() if name not in listed
+    ]
+    return official + builtin + local
 
 
 def race_type_options() -> list[Option]:

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from markov.environment.model_metadata import default_model_metadata
 from markov.metrics import read_training_metrics, training_metrics_key
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import worker_params_key, write_run_inputs
+from markov.run_inputs import params_key_of_worker, write_run_inputs
 from markov.store import open_store
 from markov.store.folder import FolderStore
 from markov.sync import CheckpointBook, CheckpointPublisher, CheckpointReader
@@ -158,10 +158,11 @@ class LocalTrainingRun:
         )
         self._children = [trainer]
         for index in range(self.workers):
-            env = {**base, "ROLLOUT_IDX": str(index)}
-            own_params = worker_params_key(self.prefix, index)
-            if index > 0 and self.store.exists(own_params):
-                env["S3_YAML_NAME"] = own_params
+            env = {
+                **base,
+                "ROLLOUT_IDX": str(index),
+                "S3_YAML_NAME": params_key_of_worker(self.store, self.prefix, index),
+            }
             self._children.append(
                 Child(
                     f"rollout-{index}",

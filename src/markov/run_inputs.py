@@ -45,6 +45,13 @@ def worker_params_key(prefix: str, worker: int) -> str:
     return f"{prefix}/training_params_{worker}.yaml"
 
 
+def params_key_of_worker(store: ModelStore, prefix: str, worker: int) -> str:
+    """The training_params YAML rollout worker ``worker`` reads: its own file when it has one
+    (workers 1 and up; worker 0 drives the run's main settings), else the run's main file."""
+    own = worker_params_key(prefix, worker)
+    return own if worker > 0 and store.exists(own) else f"{prefix}/{TRAINING_PARAMS}"
+
+
 def training_params(
     prefix: str,
     world_name: str,

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from markov.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S
-from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, read_params, worker_params_key
+from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, params_key_of_worker, read_params
 from markov.store import ModelStore
 from workshop_helpers.aws.config import ONE_JOB, AwsSettings
 from workshop_helpers.aws.images import submitted_code
@@ -119,8 +119,7 @@ def training_specs(
         )
     ]
     for index in range(0 if one_job else request.num_workers):
-        own = worker_params_key(prefix, index)
-        yaml_key = own if index > 0 and store.exists(own) else main_yaml
+        yaml_key = params_key_of_worker(store, prefix, index)
         extra = {
             **shared,
             "ROLLOUT_IDX": str(index),

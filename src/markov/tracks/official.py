@@ -169,7 +169,15 @@ _TRACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class TrackNotFoundError(FileNotFoundError):
-    """A track name that is neither found locally nor downloadable."""
+    """A track name that is neither found locally nor downloadable.
+
+    ``reason`` is the short cause (e.g. why the download failed); the message adds where the
+    file was looked for and how to provide it.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def cache_dir() -> Path:
@@ -192,6 +200,19 @@ def official_track_available(name: str) -> bool:
     return _find_local(_checked_name(name)) is not None
 
 
+def local_track_names() -> list[str]:
+    """Names of the route files in DR_TRACKS_DIR and the cache (any simapp route or own file)."""
+    names: set[str] = set()
+    for folder in (_tracks_dir(), cache_dir()):
+        if folder is not None and folder.is_dir():
+            names.update(
+                path.stem
+                for path in folder.glob("*.npy")
+                if path.is_file() and _TRACK_NAME.fullmatch(path.stem) and ".." not in path.stem
+            )
+    return sorted(names, key=str.lower)
+
+
 def resolve_route_file(name: str, *, download: bool = True) -> Path:
     """Path of ``<name>.npy``: from DR_TRACKS_DIR, else the cache, else downloaded into the cache.
 
@@ -205,7 +226,8 @@ def resolve_route_file(name: str, *, download: bool = True) -> Path:
     if name not in OFFICIAL_TRACKS:
         raise TrackNotFoundError(_unknown_name_message(name))
     if not download:
-        raise TrackNotFoundError(_missing_file_message(name, "downloading was turned off"))
+        reason = "downloading was turned off"
+        raise TrackNotFoundError(_missing_file_message(name, reason), reason)
     return _download(name)
 
 
@@ -255,7 +277,7 @@ def _download(name: str) -> Path:
             failures.append(f"{url}: {error}")
     else:
         reason = "downloading failed (" + "; ".join(failures) + ")"
-        raise TrackNotFoundError(_missing_file_message(name, reason))
+        raise TrackNotFoundError(_missing_file_message(name, reason), reason)
     folder = cache_dir()
     temp: Path | None = None
     try:
@@ -271,12 +293,13 @@ def _download(name: str) -> Path:
             f"the {len(payload)} bytes downloaded from {url} are not a .npy route array of "
             "shape (N, 6), so nothing was cached"
         )
-        raise TrackNotFoundError(_missing_file_message(name, reason)) from error
+        raise TrackNotFoundError(_missing_file_message(name, reason), reason) from error
     except OSError as error:
         raise TrackNotFoundError(
             f"Cannot write {name}.npy into the track cache folder {folder} ({error}). "
             f"Set {CACHE_DIR_ENV} to a writable folder, or set {TRACKS_DIR_ENV} to a folder "
-            f"that already holds {name}.npy."
+            f"that already holds {name}.npy.",
+            f"cannot write into the track cache folder {folder} ({error})",
         ) from error
     finally:
         if temp is not None:
@@ -284,7 +307,7 @@ def _download(name: str) -> Path:
     return folder / f"{name}.npy"
 
 
-def _shown(path: Path) -> str:
+def shown_folder(path: Path) -> str:
     """A folder as a person writes it: the home folder as ``~``."""
     home = str(Path.home())
     text = str(path)
@@ -299,16 +322,16 @@ def _searched_places() -> str:
         first = f"{TRACKS_DIR_ENV}={tracks_dir}"
     else:
         first = f"{TRACKS_DIR_ENV}={tracks_dir} (folder does not exist)"
-    return f"{first}; cache folder {_shown(cache_dir())}"
+    return f"{first}; cache folder {shown_folder(cache_dir())}"
 
 
 def _missing_file_message(name: str, reason: str) -> str:
     return (
         f"Track file {name}.npy is missing: {reason}. Looked in: {_searched_places()}. "
         f"To provide it: set {TRACKS_DIR_ENV} to a folder that contains {name}.npy, or copy "
-        f"{name}.npy into {_shown(cache_dir())}, or run once with internet access so it is "
-        "downloaded "
-        "into the cache. The file is bundle/routes/"
+        f"{name}.npy into {shown_folder(cache_dir())}, or run `python -m markov.tracks.fetch "
+        f"{name}` (`make tracks` fetches all 12 workshop tracks) with internet access so it is "
+        "downloaded into the cache. The file is bundle/routes/"
         f"{name}.npy of github.com/aws-deepracer-community/deepracer-simapp."
     )
 
