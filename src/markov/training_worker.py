@@ -8,7 +8,9 @@ transitions, updates the policy and publishes checkpoint k+1. It stops on
 ``term_cond_max_episodes`` (iterations), ``term_cond_avg_score``, ``MAX_TRAINING_TIME_S`` or
 ``STOP_ON_EVAL_PROGRESS`` (an in-training evaluation episode reaching that progress), then
 writes ``.finished``. Restarted on the same prefix, it resumes from the last complete
-checkpoint. The update runs on CUDA when available (``TRAINER_DEVICE``: auto, cpu or cuda).
+checkpoint. The update runs on CUDA when available (``TRAINER_DEVICE``: auto, cpu or cuda),
+with every usable core (``TRAINER_THREADS`` overrides; the workers wait during a SYNC update)
+and bf16 autocast where the hardware has native bf16 (``TRAINER_PRECISION``: auto, fp32, bf16).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, Episode
+from markov.agents.update_options import UpdateOptions
 from markov.checkpoints import (
     build_agent,
     checkpoint_files,
@@ -67,8 +70,9 @@ class TrainerSettings:
     max_training_time_s: float | None
     stop_on_eval_progress: float | None
     seed: int
-    num_threads: int | None
+    num_threads: int
     device: str
+    update_options: UpdateOptions
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str], yaml_workers: int) -> TrainerSettings:
@@ -80,8 +84,9 @@ class TrainerSettings:
             max_training_time_s=float_variable(env, "MAX_TRAINING_TIME_S", None),
             stop_on_eval_progress=float_variable(env, "STOP_ON_EVAL_PROGRESS", None),
             seed=int_variable(env, "SEED", 0),
-            num_threads=int_variable(env, "TRAINER_THREADS", 0) or None,
+            num_threads=int_variable(env, "TRAINER_THREADS", 0) or usable_cores(),
             device=env.get("TRAINER_DEVICE", "auto"),
+            update_options=UpdateOptions.from_environ(env),
         )
 
 
@@ -115,8 +120,14 @@ class Trainer:
             device=self.settings.device,
             seed=self.settings.seed,
             num_threads=self.settings.num_threads,
+            update_options=self.settings.update_options,
         )
-        log.info("updating the policy on %s", agent.device)
+        log.info(
+            "updating the policy on %s with %d thread(s), %s",
+            agent.device,
+            self.settings.num_threads,
+            "bf16 autocast" if agent.update_dtype is not None else "fp32",
+        )
         iteration, steps, history = self._start(agent)
         self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
         self.publisher.mark_ready()
@@ -273,6 +284,11 @@ class Trainer:
         entries = read_training_metrics(self.store, self.metrics_key).metrics
         evaluations = [m["completion_percentage"] for m in entries if m["phase"] == "evaluation"]
         return float(max(evaluations, default=0.0))
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cap_transitions(episodes: list[EpisodeArrays], cap: int) -> list[EpisodeArrays]:
