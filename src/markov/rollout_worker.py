@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,10 +163,12 @@ class RolloutWorker:
         first = self.reader.latest()
         iteration = first.number if first is not None else 0
         while True:
+            waiting_since = time.monotonic()
             try:
                 ref = self._checkpoint_for(iteration)
             except TrainingFinished:
                 break
+            idle_seconds = time.monotonic() - waiting_since
             load_weights(agent, self.reader.load(ref))
             iteration = ref.number if self.sync is SyncType.ASYNC else iteration
             batch = []
@@ -183,7 +186,9 @@ class RolloutWorker:
                     simtrace.add_row(row)
                 episode_count += 1
                 total_steps += record.steps
-                batch.append(_with_metadata(record, self.worker, iteration, episode_count))
+                batch.append(
+                    _with_metadata(record, self.worker, iteration, episode_count, idle_seconds)
+                )
                 metrics.add_episode(
                     record.total_reward,
                     record.start_time,
@@ -323,9 +328,14 @@ def play_episode(
 
 
 def _with_metadata(
-    record: EpisodeRecord | PlayedEpisode, worker: int, iteration: int, episode: int
+    record: EpisodeRecord | PlayedEpisode,
+    worker: int,
+    iteration: int,
+    episode: int,
+    idle_seconds: float = 0.0,
 ) -> EpisodeArrays:
-    """The episode's arrays tagged with where it comes from and how it ended."""
+    """The episode's arrays tagged with where it comes from, how it ended and how long the
+    worker waited for the checkpoint it was played with."""
     return dataclasses.replace(
         record.arrays,
         metadata={
@@ -335,6 +345,7 @@ def _with_metadata(
             "total_reward": record.total_reward,
             "progress": record.progress,
             "status": record.status,
+            "idle_seconds": idle_seconds,
         },
     )
 
