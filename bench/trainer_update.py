@@ -58,9 +58,9 @@ class UpdatePath:
     threads: int
 
 
-def paths(which: str) -> list[UpdatePath]:
-    """The fast path (every core) and/or the baseline (one thread, plain fp32)."""
-    fast = UpdatePath("fast", UpdateOptions(), os.cpu_count() or 1)
+def paths(which: str, fast_threads: int) -> list[UpdatePath]:
+    """The fast path (``fast_threads`` threads) and/or the baseline (one thread, plain fp32)."""
+    fast = UpdatePath("fast", UpdateOptions(), fast_threads)
     baseline = UpdatePath("baseline", UpdateOptions.plain(), 1)
     return {"fast": [fast], "baseline": [baseline], "both": [baseline, fast]}[which]
 
@@ -131,17 +131,24 @@ def main() -> None:
     parser.add_argument("--networks", nargs="+", choices=list(NETWORKS), default=list(NETWORKS))
     parser.add_argument("--sensors", nargs="+", choices=list(SENSORS), default=list(SENSORS))
     parser.add_argument("--path", choices=["both", "fast", "baseline"], default="both")
+    parser.add_argument(
+        "--fast-threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch threads of the fast path (default: every core, as the trainer uses)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--track", default="Workshop_Oval")
     parser.add_argument("--rollout-seconds", type=float, default=3.0)
     args = parser.parse_args()
     hyperparameters = Hyperparameters(num_epochs=args.epochs)
-    chosen = paths(args.path)
+    chosen = paths(args.path, args.fast_threads)
     print(
         f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, native bf16: {native_bf16(torch.device('cpu'))}; "
         f"{args.transitions} transitions x {args.epochs} epochs, batch "
-        f"{hyperparameters.batch_size}, {args.repeats} alternating runs per path (median)"
+        f"{hyperparameters.batch_size}, {args.repeats} alternating runs per path (median); "
+        f"threads: fast {args.fast_threads}, baseline 1"
     )
     print(
         f"{'network':<9}{'sensor':<8}{'path':<9}{'samples/s':>10}{'update s':>10}"
