@@ -3,7 +3,10 @@
 Workshop defaults: FRONT_FACING_CAMERA, shallow network, 5 discrete actions, the workshop
 hyperparameters, the follow-the-centre-line reward, 2 rollout workers, local backend. Runs on a
 built-in track, and on ``reinvent_base`` when its route file is available (DR_TRACKS_DIR or the
-track cache). Usage: ``python bench/time_to_first_lap.py [--tracks Workshop_Oval reinvent_base]``.
+track cache). Besides wall time, iterations and steps it prints the update's share of the wall
+time and the mean idle seconds per iteration of the trainer (waiting for episodes) and of the
+rollout workers (waiting for a checkpoint). Usage:
+``python bench/time_to_first_lap.py [--tracks Workshop_Oval reinvent_base]``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,14 @@ def first_lap(track: str, workers: int, limit_s: float) -> dict:
         started = time.perf_counter()
         summary = run.run()
         wall = time.perf_counter() - started
-        steps = sum(record["transitions"] for record in run.iteration_history())
+        history = run.iteration_history()
+        steps = sum(record["transitions"] for record in history)
+    iterations = max(len(history), 1)
+    workers_idle = [s for r in history for s in r.get("workers_idle_seconds", {}).values()]
     return {
+        "update_share": sum(record["update_seconds"] for record in history) / wall,
+        "trainer_idle_s": sum(r.get("trainer_idle_seconds", 0.0) for r in history) / iterations,
+        "worker_idle_s": sum(workers_idle) / max(len(workers_idle), 1),
         "track": track,
         "lap": summary.best_eval_progress >= 100,
         "wall_s": wall,
@@ -62,12 +71,16 @@ def main() -> None:
             continue
         print(f"{track}:")
         results.append(first_lap(track, args.workers, args.limit))
-    print(f"{'track':<18}{'first lap':>10}{'wall s':>9}{'iterations':>11}{'steps':>8}{'lap s':>8}")
+    print(
+        f"{'track':<18}{'first lap':>10}{'wall s':>9}{'iterations':>11}{'steps':>8}{'lap s':>8}"
+        f"{'update share':>13}{'trainer idle s/it':>18}{'worker idle s/it':>17}"
+    )
     for r in results:
         lap = f"{r['lap_time_s']:.1f}" if r["lap_time_s"] else "-"
         print(
             f"{r['track']:<18}{'yes' if r['lap'] else 'no':>10}{r['wall_s']:>9.0f}"
-            f"{r['iterations']:>11}{r['steps']:>8}{lap:>8}"
+            f"{r['iterations']:>11}{r['steps']:>8}{lap:>8}{r['update_share']:>12.0%}"
+            f"{r['trainer_idle_s']:>18.1f}{r['worker_idle_s']:>17.1f}"
         )
 
 

@@ -106,6 +106,19 @@ def test_worker_and_trainer_logs_match_the_sagemaker_metric_regexes(two_worker_r
     assert any(re.match(r"^Policy training>.*Entropy=(.*?),", line) for line in trainer)
 
 
+def test_every_process_reports_its_idle_time_per_iteration(two_worker_run) -> None:
+    run, _, _ = two_worker_run
+    history = json.loads((run / "metrics" / "trainer.json").read_text())
+    for record in history:
+        assert 0.0 <= record["trainer_idle_seconds"] <= record["rollout_seconds"]
+        assert set(record["workers_idle_seconds"]) == {"0", "1"}
+        assert all(seconds >= 0.0 for seconds in record["workers_idle_seconds"].values())
+    trainer = (run / "logs" / "trainer.log").read_text().splitlines()
+    idle_lines = [line for line in trainer if line.startswith("Iteration> ")]
+    assert len(idle_lines) == 2
+    assert all("trainer idle" in line and "0: " in line and "1: " in line for line in idle_lines)
+
+
 def test_deepracer_utils_reads_the_run_folder(two_worker_run) -> None:
     from deepracer.logs import DeepRacerLog
 
@@ -192,7 +205,7 @@ def test_a_corrupt_episode_batch_is_skipped_with_a_warning(tmp_path, caplog) -> 
     bad_key = episode_batch_key("corrupt", 0, 1)
     store.put_bytes(bad_key, store.get_bytes(episode_batch_key("corrupt", 0, 0))[:200])
     with caplog.at_level("WARNING"):
-        episodes = trainer._gather(0, workers=2, started=time.monotonic())
+        episodes, _ = trainer._gather(0, workers=2, started=time.monotonic())
     assert len(episodes) == 1
     assert any(bad_key in record.getMessage() for record in caplog.records)
 

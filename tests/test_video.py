@@ -105,3 +105,19 @@ def test_inline_html_embeds_the_mp4_as_base64(tmp_path):
     match = re.search(r'<video[^>]*>\s*<source src="data:video/mp4;base64,([^"]+)"', html)
     assert match is not None
     assert base64.b64decode(match.group(1)) == path.read_bytes()
+
+
+def test_an_encoder_failure_on_the_writer_thread_reaches_the_caller(tmp_path, monkeypatch):
+    def broken_encoder(*args, **kwargs):
+        yield
+        raise BrokenPipeError("ffmpeg exited")
+
+    monkeypatch.setattr(imageio_ffmpeg, "write_frames", broken_encoder)
+    recorder = VideoRecorder(tmp_path / "broken.mp4")
+    frame = np.zeros((480, 640, 3), np.uint8)
+    with pytest.raises(BrokenPipeError, match="ffmpeg exited"):
+        for _ in range(20):
+            recorder.add_frame(frame)
+        recorder.close()
+    recorder.discard()
+    assert not (tmp_path / "broken.mp4").exists()

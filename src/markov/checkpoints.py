@@ -21,6 +21,7 @@ import torch
 
 from markov.agents.clipped_ppo import ClippedPPOAgent
 from markov.agents.export import export_model_archive
+from markov.agents.update_options import UpdateOptions
 from markov.environment.model_metadata import (
     ModelMetadata,
     load_model_metadata,
@@ -47,6 +48,7 @@ def build_agent(
     device: str = "cpu",
     seed: int | None = None,
     num_threads: int | None = None,
+    update_options: UpdateOptions | None = None,
 ) -> ClippedPPOAgent:
     """A Clipped PPO agent shaped by the model metadata (sensors, network, action space);
     other training algorithms (SAC) are refused with the fix."""
@@ -63,6 +65,7 @@ def build_agent(
         device=device,
         seed=seed,
         num_threads=num_threads,
+        update_options=update_options,
     )
 
 

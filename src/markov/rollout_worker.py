@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ from markov.run_inputs import (
 from markov.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.store import ModelStore, open_store
 from markov.sync import CheckpointBook, CheckpointReader, TrainingFinished
+from markov.vector_rollout import PlayedEpisode, num_envs_setting, play_episodes_lockstep
 from markov.worker_config import (
     exit_with_parent,
     float_variable,
@@ -100,6 +102,7 @@ class RolloutWorker:
         self.best_model_metric = self.params.get("BEST_MODEL_METRIC", "progress") or "progress"
         self.seed = int_variable(env_vars, "SEED", 0) + 1000 * self.worker
         self.publish_live = env_vars.get("LIVE_FRAMES", "true").lower() != "false"
+        self.num_envs = num_envs_setting(env_vars, self.params)
 
         self.model_metadata = read_model_metadata(
             store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
@@ -134,13 +137,17 @@ class RolloutWorker:
             )
             return 0
         active_workers = min(self.num_workers, hyperparameters.num_episodes_between_training)
-        env = DeepRacerRacetrackEnv(
-            self.world_name,
-            self.model_metadata,
-            self.reward_function,
-            params=self.params,
-            render_mode="rgb_array",
-        )
+        envs = [
+            DeepRacerRacetrackEnv(
+                self.world_name,
+                self.model_metadata,
+                self.reward_function,
+                params=self.params,
+                render_mode="rgb_array",
+            )
+            for _ in range(min(self.num_envs, share))
+        ]
+        env = envs[0]  # also plays worker 0's evaluation episodes
         agent = build_agent(self.model_metadata, hyperparameters, seed=self.seed, num_threads=1)
         simtrace = SimtraceWriter(
             self.store, training_simtrace_prefix(self.prefix, self.worker, active_workers)
@@ -158,35 +165,39 @@ class RolloutWorker:
             LiveFramePublisher(self.store, self.prefix, self.worker) if self.publish_live else None
         )
         episode_count = sum(1 for m in metrics.entries if m["phase"] == "training")
+        resumed_at = episode_count  # envs are seeded here: round-robin starts count from it
         total_steps = 0
-        env.reset(seed=self.seed)
+        for index, each in enumerate(envs):
+            each.reset(seed=self.seed + index)
         first = self.reader.latest()
         iteration = first.number if first is not None else 0
         while True:
+            waiting_since = time.monotonic()
             try:
                 ref = self._checkpoint_for(iteration)
             except TrainingFinished:
                 break
+            idle_seconds = time.monotonic() - waiting_since
             load_weights(agent, self.reader.load(ref))
             iteration = ref.number if self.sync is SyncType.ASYNC else iteration
             batch = []
-            for trial in range(1, share + 1):
-                record = play_episode(
-                    env,
-                    agent,
-                    deterministic=False,
-                    live=live,
-                    status={
-                        "iteration": iteration,
-                        "worker": self.worker,
-                        "episode": episode_count + 1,
-                    },
-                    simtrace=simtrace,
-                    episode_number=episode_count,
-                )
+            played = play_episodes_lockstep(
+                envs,
+                agent,
+                episode_count,
+                share,
+                first_start=episode_count - resumed_at,
+                live=live,
+                status={"iteration": iteration, "worker": self.worker},
+            )
+            for trial, record in enumerate(played, start=1):
+                for row in record.simtrace_rows:
+                    simtrace.add_row(row)
                 episode_count += 1
                 total_steps += record.steps
-                batch.append(_with_metadata(record, self.worker, iteration, episode_count))
+                batch.append(
+                    _with_metadata(record, self.worker, iteration, episode_count, idle_seconds)
+                )
                 metrics.add_episode(
                     record.total_reward,
                     record.start_time,
@@ -326,9 +337,14 @@ def play_episode(
 
 
 def _with_metadata(
-    record: EpisodeRecord, worker: int, iteration: int, episode: int
+    record: EpisodeRecord | PlayedEpisode,
+    worker: int,
+    iteration: int,
+    episode: int,
+    idle_seconds: float = 0.0,
 ) -> EpisodeArrays:
-    """The episode's arrays tagged with where it comes from and how it ended."""
+    """The episode's arrays tagged with where it comes from, how it ended and how long the
+    worker waited for the checkpoint it was played with."""
     return dataclasses.replace(
         record.arrays,
         metadata={
@@ -338,6 +354,7 @@ def _with_metadata(
             "total_reward": record.total_reward,
             "progress": record.progress,
             "status": record.status,
+            "idle_seconds": idle_seconds,
         },
     )
 

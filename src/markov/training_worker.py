@@ -8,7 +8,9 @@ transitions, updates the policy and publishes checkpoint k+1. It stops on
 ``term_cond_max_episodes`` (iterations), ``term_cond_avg_score``, ``MAX_TRAINING_TIME_S`` or
 ``STOP_ON_EVAL_PROGRESS`` (an in-training evaluation episode reaching that progress), then
 writes ``.finished``. Restarted on the same prefix, it resumes from the last complete
-checkpoint. The update runs on CUDA when available (``TRAINER_DEVICE``: auto, cpu or cuda).
+checkpoint. The update runs on CUDA when available (``TRAINER_DEVICE``: auto, cpu or cuda),
+with every usable core (``TRAINER_THREADS`` overrides; the workers wait during a SYNC update)
+and bf16 autocast where the hardware has native bf16 (``TRAINER_PRECISION``: auto, fp32, bf16).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, Episode
+from markov.agents.update_options import UpdateOptions
 from markov.checkpoints import (
     build_agent,
     checkpoint_files,
@@ -67,8 +70,9 @@ class TrainerSettings:
     max_training_time_s: float | None
     stop_on_eval_progress: float | None
     seed: int
-    num_threads: int | None
+    num_threads: int
     device: str
+    update_options: UpdateOptions
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str], yaml_workers: int) -> TrainerSettings:
@@ -80,8 +84,9 @@ class TrainerSettings:
             max_training_time_s=float_variable(env, "MAX_TRAINING_TIME_S", None),
             stop_on_eval_progress=float_variable(env, "STOP_ON_EVAL_PROGRESS", None),
             seed=int_variable(env, "SEED", 0),
-            num_threads=int_variable(env, "TRAINER_THREADS", 0) or None,
+            num_threads=int_variable(env, "TRAINER_THREADS", 0) or usable_cores(),
             device=env.get("TRAINER_DEVICE", "auto"),
+            update_options=UpdateOptions.from_environ(env),
         )
 
 
@@ -115,8 +120,14 @@ class Trainer:
             device=self.settings.device,
             seed=self.settings.seed,
             num_threads=self.settings.num_threads,
+            update_options=self.settings.update_options,
         )
-        log.info("updating the policy on %s", agent.device)
+        log.info(
+            "updating the policy on %s with %d thread(s), %s",
+            agent.device,
+            self.settings.num_threads,
+            "bf16 autocast" if agent.update_dtype is not None else "fp32",
+        )
         iteration, steps, history = self._start(agent)
         self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
         self.publisher.mark_ready()
@@ -125,9 +136,10 @@ class Trainer:
         finished = self._should_stop(iteration, history, started)
         while not finished:
             rollout_started = time.monotonic()
-            episodes = self._gather(iteration, workers, started)
-            if episodes is None:
+            gathered = self._gather(iteration, workers, started)
+            if gathered is None:
                 break
+            episodes, idle_seconds = gathered
             kept = cap_transitions(episodes, self.memory_cap)
             update_started = time.monotonic()
             stats = agent.update([_to_agent_episode(e) for e in kept])
@@ -137,6 +149,13 @@ class Trainer:
                 f"KL divergence={stats['kl_divergence']:.4f}, Entropy={stats['entropy']:.4f}, "
                 f"training epoch={self.hyperparameters.num_epochs - 1}, "
                 f"learning_rate={stats['learning_rate']}",
+                flush=True,
+            )
+            workers_idle = workers_idle_seconds(episodes)
+            print(
+                f"Iteration> {iteration}: trainer idle {idle_seconds:.1f} s, update "
+                f"{update_seconds:.1f} s, rollout workers idle "
+                + (", ".join(f"{w}: {s:.1f} s" for w, s in workers_idle.items()) or "-"),
                 flush=True,
             )
             transitions = sum(e.num_steps for e in kept)
@@ -152,6 +171,8 @@ class Trainer:
                     "mean_progress": float(np.mean([_progress(e) for e in episodes])),
                     "rollout_seconds": update_started - rollout_started,
                     "update_seconds": update_seconds,
+                    "trainer_idle_seconds": idle_seconds,
+                    "workers_idle_seconds": {str(w): s for w, s in workers_idle.items()},
                     "time": time.time(),
                     **{k: float(v) for k, v in stats.items()},
                 }
@@ -189,23 +210,34 @@ class Trainer:
         return resume.number, info.get("steps", resume.steps), history
 
     def _publish(self, agent: ClippedPPOAgent, ref: CheckpointRef, history: list[dict]) -> None:
-        save_trainer_state(self.store, self.prefix, agent, ref.name)
         info = {"iteration": ref.number, "steps": ref.steps}
+        # Workers start on the new checkpoint while the (larger) Adam state is written.
         self.publisher.publish(ref.number, ref.steps, checkpoint_files(agent, info))
+        save_trainer_state(self.store, self.prefix, agent, ref.name)
         self.store.put_json(f"{self.prefix}/{TRAINER_LOG}", history)
         print(f"Checkpoint> Saving in path={self.prefix}/model/{ref.name}", flush=True)
 
-    def _gather(self, iteration: int, workers: int, started: float) -> list[EpisodeArrays] | None:
-        """The episodes of ``iteration`` (SYNC) or of any pending batches (ASYNC)."""
+    def _gather(
+        self, iteration: int, workers: int, started: float
+    ) -> tuple[list[EpisodeArrays], float] | None:
+        """The episodes of ``iteration`` (SYNC) or of any pending batches (ASYNC), and the
+        seconds spent waiting for them. Each batch is loaded as soon as it arrives, so only the
+        last one is loaded after the wait."""
         first_arrival = None
         episodes_wanted = self.hyperparameters.num_episodes_between_training
         share = max(episodes_wanted // workers, 1)  # episodes in one worker's batch (ASYNC)
+        episodes: list[EpisodeArrays] = []
+        arrived, busy_seconds, waiting_since = 0, 0.0, time.monotonic()
         while True:
             keys = self._pending_batches(iteration)
+            loading_started = time.monotonic()
+            episodes.extend(self._load(keys))
+            busy_seconds += time.monotonic() - loading_started
+            arrived += len(keys)
             complete = (
-                len(keys) >= workers
+                arrived >= workers
                 if self.settings.sync is SyncType.SYNC
-                else len(keys) * share >= episodes_wanted
+                else arrived * share >= episodes_wanted
             )
             now = time.monotonic()
             if keys and first_arrival is None:
@@ -219,14 +251,13 @@ class Trainer:
                         "iteration %d: %d of %d worker batches arrived within %.0f s; "
                         "training on what arrived",
                         iteration,
-                        len(keys),
+                        arrived,
                         workers,
                         self.settings.rollout_timeout_s,
                     )
-                episodes = self._load(keys)
                 if episodes:
-                    return episodes
-                first_arrival = None
+                    return episodes, now - waiting_since - busy_seconds
+                first_arrival, arrived = None, 0
             if self._out_of_time(started):
                 return None
             time.sleep(POLL_S)
@@ -273,6 +304,21 @@ class Trainer:
         entries = read_training_metrics(self.store, self.metrics_key).metrics
         evaluations = [m["completion_percentage"] for m in entries if m["phase"] == "evaluation"]
         return float(max(evaluations, default=0.0))
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def workers_idle_seconds(episodes: list[EpisodeArrays]) -> dict[int, float]:
+    """Seconds each rollout worker waited for the checkpoint it played (episode metadata)."""
+    idle: dict[int, float] = {}
+    for episode in episodes:
+        if "idle_seconds" in episode.metadata:
+            worker = int(episode.metadata.get("worker", 0))
+            idle[worker] = float(episode.metadata["idle_seconds"])
+    return dict(sorted(idle.items()))
 
 
 def cap_transitions(episodes: list[EpisodeArrays], cap: int) -> list[EpisodeArrays]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Generator, Mapping
 from functools import cache
 from pathlib import Path
@@ -44,6 +46,7 @@ _TEXT_BOX_WIDTH = 230
 _PIP_BORDER = 2
 _GLYPH_PAD = 2
 _MIN_SIZE = (160 * PIP_SCALE + 2 * _PIP_BORDER, 120 * PIP_SCALE + 2 * _PIP_BORDER)
+_QUEUED_FRAMES = 8
 
 
 class VideoError(ValueError):
@@ -74,6 +77,53 @@ def _format_overlay_value(value: Any) -> str:
     if isinstance(value, float | np.floating):
         return f"{value:.2f}"
     return str(value)
+
+
+class _EncoderThread:
+    """Writes frames into the ffmpeg pipe on its own thread.
+
+    A frame (900 KB at 640 x 480) is far larger than a pipe's buffer, so writing it blocks until
+    ffmpeg has read it; on this thread the caller meanwhile simulates and composes the next
+    frame. At most `_QUEUED_FRAMES` frames wait. A failed write is raised to the caller on its
+    next frame or at `finish()`.
+    """
+
+    def __init__(self, encoder: Generator[Any, Any, None]) -> None:
+        self._encoder = encoder
+        self._frames: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="video-encoder", daemon=True)
+        self._thread.start()
+
+    def _write(self) -> None:
+        while (frame := self._frames.get()) is not None:
+            if self._error is None:  # after a failure, keep draining so callers never block
+                try:
+                    self._encoder.send(frame)
+                except BaseException as error:
+                    self._error = error
+
+    def send(self, frame: np.ndarray) -> None:
+        self._raise_failure()
+        self._frames.put(frame.copy())
+
+    def finish(self) -> None:
+        """Write every queued frame and close the encoder (ffmpeg finishes the file)."""
+        self._frames.put(None)
+        self._thread.join()
+        self._raise_failure()
+        self._encoder.close()
+
+    def abandon(self) -> None:
+        """Stop without caring whether the file is complete."""
+        self._frames.put(None)
+        self._thread.join()
+        with contextlib.suppress(Exception):
+            self._encoder.close()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 class VideoRecorder:
@@ -111,7 +161,7 @@ class VideoRecorder:
         self._frame = np.zeros((height, width, 3), np.uint8)
         self._scale_index: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         self._temp_path: Path | None = None
-        self._encoder: Generator[Any, Any, None] | None = None
+        self._encoder: _EncoderThread | None = None
 
     # ------------------------------------------------------------------ frames
     def add_frame(
@@ -223,7 +273,7 @@ class VideoRecorder:
             output_params=list(ENCODER_OPTIONS),
         )
         encoder.send(None)
-        self._encoder = encoder
+        self._encoder = _EncoderThread(encoder)
 
     def close(self) -> Path | str:
         """Finish the video and move it into place; returns the path (or the store key)."""
@@ -232,7 +282,7 @@ class VideoRecorder:
         encoder, self._encoder = self._encoder, None
         temp_path, self._temp_path = self._temp_path, None
         try:
-            encoder.close()
+            encoder.finish()
             if isinstance(self.target, Path):
                 os.replace(temp_path, self.target)
             else:
@@ -245,8 +295,7 @@ class VideoRecorder:
         """Stop encoding and delete the unfinished video; the target is left untouched."""
         encoder, self._encoder = self._encoder, None
         if encoder is not None:
-            with contextlib.suppress(Exception):
-                encoder.close()
+            encoder.abandon()
         if self._temp_path is not None:
             self._temp_path.unlink(missing_ok=True)
             self._temp_path = None

@@ -28,6 +28,7 @@ from markov.agents.networks import (
     ValueNetwork,
     build_policy_network,
 )
+from markov.agents.update_options import UpdateOptions, autocast, resolve_precision
 from markov.presets.preset import ExplorationType, Hyperparameters, LossType, NeuralNetwork
 
 GAE_LAMBDA = 0.95
@@ -136,8 +137,10 @@ class ClippedPPOAgent:
         device: str | torch.device = "cpu",
         seed: int | None = None,
         num_threads: int | None = None,
+        update_options: UpdateOptions | None = None,
     ):
         configure_torch_threads(num_threads)
+        self.update_options = update_options or UpdateOptions()
         self.observation_space = observation_space
         self.action_space = action_space
         self.neural_network = NeuralNetwork.parse(neural_network)
@@ -151,12 +154,18 @@ class ClippedPPOAgent:
                 observation_space, action_space, neural_network
             ).to(self.device)
             self.value = ValueNetwork(observation_space, neural_network).to(self.device)
+        if self.update_options.channels_last:
+            self.policy.to(memory_format=torch.channels_last)
+            self.value.to(memory_format=torch.channels_last)
+        # bf16 autocast for the gradient steps only: acting and scoring stay fp32.
+        self.update_dtype = resolve_precision(self.update_options.precision, self.device)
         self.is_discrete = isinstance(self.policy, DiscretePolicyNetwork)
         self.optimizer = torch.optim.Adam(
             [*self.policy.parameters(), *self.value.parameters()],
             lr=hyperparameters.lr,
             betas=ADAM_BETAS,
             eps=ADAM_EPSILON,
+            fused=self.update_options.fused_optimizer or None,
         )
         self._numpy_rng = np.random.default_rng(seed)
         self._torch_rng = torch.Generator(device=self.device)
@@ -358,12 +367,13 @@ class ClippedPPOAgent:
         value_targets: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """One Adam step on `L_V + L_clip - beta * H`; returns the detached loss terms."""
-        log_probs, entropy = self._log_prob(observations, actions)
+        with autocast(self.device, self.update_dtype):
+            log_probs, entropy = self._log_prob(observations, actions)
+            predicted_values = self.value(observations)
         log_ratio = log_probs - old_log_probs
         ratio = log_ratio.exp()
         clipped_ratio = ratio.clamp(1.0 - CLIP_EPSILON, 1.0 + CLIP_EPSILON)
         surrogate_loss = -torch.min(ratio * advantages, clipped_ratio * advantages).mean()
-        predicted_values = self.value(observations)
         if self.hyperparameters.loss_type is LossType.HUBER:
             value_loss = F.huber_loss(predicted_values, value_targets, delta=1.0)
         else:

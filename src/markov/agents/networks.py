@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from markov.agents.update_options import full_precision
 from markov.presets.preset import NeuralNetwork
 
 CAMERA_SENSORS = frozenset({"FRONT_FACING_CAMERA", "LEFT_CAMERA", "observation"})
@@ -83,7 +84,8 @@ class CameraEmbedder(nn.Module):
         height, width, channels = image_shape
         layers: list[nn.Module] = []
         for out_channels, kernel, stride in convs:
-            layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU()]
+            # In-place ReLU: a convolution's backward needs its input, not its output.
+            layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU(inplace=True)]
             channels = out_channels
             height = (height - kernel) // stride + 1
             width = (width - kernel) // stride + 1
@@ -98,7 +100,7 @@ class CameraEmbedder(nn.Module):
         self.output_size = dense[-1] if dense else height * width * channels
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        scaled = images.permute(0, 3, 1, 2).float() / 255.0
+        scaled = images.permute(0, 3, 1, 2).to(torch.float32, copy=True).div_(255.0)
         return self.dense(self.convs(scaled).flatten(start_dim=1))
 
 
@@ -169,8 +171,10 @@ class ValueNetwork(nn.Module):
         _init_normalized_rows(self.head, VALUE_INIT_SCALE)
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Values with shape (B,)."""
-        return self.head(self.encoder(observations)).squeeze(-1)
+        """Values with shape (B,), computed by an fp32 head."""
+        features = self.encoder(observations)
+        with full_precision(features.device):
+            return self.head(features.float()).squeeze(-1)
 
 
 class DiscretePolicyNetwork(nn.Module):
@@ -190,9 +194,11 @@ class DiscretePolicyNetwork(nn.Module):
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Probabilities with shape (B, n): the `policy` output of the exported model."""
-        probabilities = torch.softmax(self.head(self.encoder(observations)), dim=-1)
-        floored = probabilities.clamp_min(PROBABILITY_FLOOR)
-        return floored / floored.sum(dim=-1, keepdim=True)
+        features = self.encoder(observations)
+        with full_precision(features.device):
+            probabilities = torch.softmax(self.head(features.float()), dim=-1)
+            floored = probabilities.clamp_min(PROBABILITY_FLOOR)
+            return floored / floored.sum(dim=-1, keepdim=True)
 
     def distribution(self, observations: dict[str, torch.Tensor]) -> Categorical:
         """The categorical action distribution for training."""
@@ -218,7 +224,9 @@ class GaussianPolicyNetwork(nn.Module):
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Means with shape (B, action_size): the `policy` output of the exported model."""
-        return self.mean_head(self.encoder(observations))
+        features = self.encoder(observations)
+        with full_precision(features.device):
+            return self.mean_head(features.float())
 
     def std(self) -> torch.Tensor:
         """The clipped standard deviation, shape (action_size,)."""

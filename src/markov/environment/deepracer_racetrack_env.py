@@ -168,7 +168,9 @@ class DeepRacerRacetrackEnv(gym.Env):
         """Start an episode; a seeded reset also restarts the start position and the clock.
 
         ``options``: ``{"evaluation": bool}`` marks an evaluation episode (the start position is
-        not advanced after it); ``{"episode": int}`` sets the simtrace episode number.
+        not advanced after it); ``{"episode": int}`` sets the simtrace episode number;
+        ``{"start_index": n}`` starts where the n-th training episode after a seeded reset
+        starts, so environments stepped together share one round-robin sequence.
         """
         super().reset(seed=seed)
         options = dict(options or {})
@@ -181,11 +183,14 @@ class DeepRacerRacetrackEnv(gym.Env):
             self.episode_index += 1
             if self._episode_is_training:
                 self._advance_start()
-        unknown = set(options) - {"evaluation", "episode"}
+        unknown = set(options) - {"evaluation", "episode", "start_index"}
         if unknown:
             raise ValueError(
-                f"unknown reset options {sorted(unknown)}; use 'evaluation', 'episode'"
+                f"unknown reset options {sorted(unknown)}; use 'evaluation', 'episode', "
+                "'start_index'"
             )
+        if "start_index" in options:
+            self._start_at_index(int(options["start_index"]))
         self._episode_is_training = not bool(options.get("evaluation", self.evaluation))
         if "episode" in options:
             self.episode_index = int(options["episode"])
@@ -487,6 +492,13 @@ class DeepRacerRacetrackEnv(gym.Env):
             objects.set_other_cars(())
         else:
             self._objects = None
+
+    def _start_at_index(self, index: int) -> None:
+        """The start of the index-th training episode after a seeded reset (same arithmetic)."""
+        self.start_ndist = self.config.start_position_offset
+        self.reverse_dir = self.config.reverse_dir
+        for _ in range(index):
+            self._advance_start()
 
     def _advance_start(self) -> None:
         """Round-robin start and direction alternation after a training episode (§6.2)."""

@@ -1,0 +1,182 @@
+"""Batched rollouts: one worker steps several environments in lock-step.
+
+Per-step policy inference (one forward pass per simulator step), not the simulator, bounds a
+rollout worker. Here a worker keeps ``NUM_ENVS_PER_WORKER`` environments and runs one batched
+forward pass per step for all of them, with observations stacked along a leading axis as in
+Gymnasium's vector API. The episodes a worker owes an iteration are handed out in order: each
+environment starts the next episode number when its previous episode ends, until all are
+started. Records come back in episode order, each with its own simtrace rows, so every episode's
+arrays, metrics and simtrace are what a single environment would have produced for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from markov.agents.clipped_ppo import ClippedPPOAgent
+from markov.environment import DeepRacerRacetrackEnv
+from markov.episodes import EpisodeArrays
+from markov.live_frames import LiveFramePublisher
+
+NUM_ENVS_VARIABLE = "NUM_ENVS_PER_WORKER"
+DEFAULT_NUM_ENVS = 4
+MAX_NUM_ENVS = 64
+
+
+class NumEnvsError(ValueError):
+    """NUM_ENVS_PER_WORKER is not a usable number of environments."""
+
+
+def num_envs_setting(env_vars: Mapping[str, str], params: Mapping[str, Any]) -> int:
+    """Environments per rollout worker: the environment variable, else the YAML key, else 4."""
+    raw = env_vars.get(NUM_ENVS_VARIABLE) or params.get(NUM_ENVS_VARIABLE) or DEFAULT_NUM_ENVS
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_NUM_ENVS:
+        raise NumEnvsError(
+            f"{NUM_ENVS_VARIABLE}={raw!r} is invalid; give a whole number from 1 to "
+            f"{MAX_NUM_ENVS} (default {DEFAULT_NUM_ENVS}): the environments one rollout worker "
+            "steps together"
+        )
+    return value
+
+
+@dataclass
+class PlayedEpisode:
+    """One finished episode: what `rollout_worker.EpisodeRecord` holds, plus simtrace rows."""
+
+    number: int
+    arrays: EpisodeArrays
+    total_reward: float
+    progress: float
+    status: str
+    steps: int
+    start_time: float
+    end_time: float
+    laps: int
+    simtrace_rows: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Running:
+    """An episode in progress on one environment."""
+
+    number: int
+    start_time: float
+    observation: dict[str, np.ndarray]
+    observations: dict[str, list[np.ndarray]]
+    actions: list[Any] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    simtrace_rows: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+def play_episodes_lockstep(
+    envs: Sequence[DeepRacerRacetrackEnv],
+    agent: ClippedPPOAgent,
+    first_episode: int,
+    count: int,
+    *,
+    first_start: int | None = None,
+    live: LiveFramePublisher | None = None,
+    status: Mapping[str, Any] | None = None,
+) -> list[PlayedEpisode]:
+    """Play training episodes ``first_episode .. first_episode + count - 1`` on ``envs``.
+
+    Each step stacks the observations of every environment with an episode in progress, takes
+    one batched ``agent.act`` and steps those environments. Live frames come from ``envs[0]``.
+    ``first_start`` is how many training episodes the worker played since seeding ``envs``
+    (default ``first_episode``): episode k starts where one environment would have started it.
+    """
+    if not envs:
+        raise NumEnvsError("play_episodes_lockstep needs at least one environment")
+    next_number = first_episode
+    start_offset = (first_episode if first_start is None else first_start) - first_episode
+    running: dict[int, _Running] = {}
+    finished: list[PlayedEpisode] = []
+
+    def start(index: int) -> None:
+        nonlocal next_number
+        env = envs[index]
+        options = {
+            "evaluation": False,
+            "episode": next_number,
+            "start_index": next_number + start_offset,
+        }
+        observation, _ = env.reset(options=options)
+        running[index] = _Running(
+            next_number, env.sim_time, observation, {name: [] for name in observation}
+        )
+        next_number += 1
+
+    for index in range(min(len(envs), count)):
+        start(index)
+    while running:
+        indices = sorted(running)
+        batch = {
+            name: np.stack([running[i].observation[name] for i in indices])
+            for name in running[indices[0]].observation
+        }
+        actions = agent.act(batch, deterministic=False)
+        for row, index in enumerate(indices):
+            episode, env = running[index], envs[index]
+            action = int(actions[row]) if agent.is_discrete else actions[row]
+            for name, value in episode.observation.items():
+                episode.observations[name].append(value)
+            observation, reward, terminated, truncated, info = env.step(action)
+            episode.observation = observation
+            episode.actions.append(action)
+            episode.rewards.append(reward)
+            episode.simtrace_rows.append(info["simtrace"])
+            if index == 0 and live is not None and live.due():
+                shown = {**(status or {}), "episode": episode.number + 1}
+                _publish_live(live, env, observation, info, shown, len(episode.rewards))
+            if terminated or truncated:
+                finished.append(_finish(episode, env, info))
+                del running[index]
+                if next_number < first_episode + count:
+                    start(index)
+    return sorted(finished, key=lambda played: played.number)
+
+
+def _publish_live(
+    live: LiveFramePublisher,
+    env: DeepRacerRacetrackEnv,
+    observation: Mapping[str, np.ndarray],
+    info: Mapping[str, Any],
+    status: Mapping[str, Any] | None,
+    step: int,
+) -> None:
+    camera = next((v for v in observation.values() if v.ndim == 3), None)
+    live.publish(
+        camera,
+        env.render(),
+        {**(status or {}), "step": step, "progress": info["params"]["progress"]},
+    )
+
+
+def _finish(
+    episode: _Running, env: DeepRacerRacetrackEnv, info: Mapping[str, Any]
+) -> PlayedEpisode:
+    arrays = EpisodeArrays(
+        observations={name: np.stack(values) for name, values in episode.observations.items()},
+        actions=np.asarray(episode.actions),
+        rewards=np.asarray(episode.rewards, dtype=np.float32),
+    )
+    return PlayedEpisode(
+        number=episode.number,
+        arrays=arrays,
+        total_reward=float(sum(episode.rewards)),
+        progress=info["params"]["progress"],
+        status=info["episode_status"],
+        steps=len(episode.rewards),
+        start_time=episode.start_time,
+        end_time=env.sim_time,
+        laps=info.get("laps", 0),
+        simtrace_rows=episode.simtrace_rows,
+    )
