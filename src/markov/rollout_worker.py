@@ -111,9 +111,16 @@ class RolloutWorker:
         source = read_reward_source(
             store, self.params.get("REWARD_FILE_S3_KEY") or f"{prefix}/{REWARD_FUNCTION}"
         )
-        self.reward_function = reward_function_from_source(source, "reward_function.py")
-        self.reward_function.guard(RewardLimits.from_environment(env_vars), hard_stop=True)
+        self.reward_limits = RewardLimits.from_environment(env_vars)
+        # one guarded copy per environment: each episode has its own reward-time budget
+        self.reward_functions = [self._guarded_reward(source) for _ in range(self.num_envs)]
+        self.reward_function = self.reward_functions[0]
         self.reader = CheckpointReader(store, prefix)
+
+    def _guarded_reward(self, source: str):
+        reward = reward_function_from_source(source, "reward_function.py")
+        reward.guard(self.reward_limits, hard_stop=True)
+        return reward
 
     def run(self) -> int:
         """Play iterations until the trainer finishes; returns the process exit code."""
@@ -141,11 +148,11 @@ class RolloutWorker:
             DeepRacerRacetrackEnv(
                 self.world_name,
                 self.model_metadata,
-                self.reward_function,
+                reward,
                 params=self.params,
                 render_mode="rgb_array",
             )
-            for _ in range(min(self.num_envs, share))
+            for reward in self.reward_functions[: min(self.num_envs, share)]
         ]
         env = envs[0]  # also plays worker 0's evaluation episodes
         agent = build_agent(self.model_metadata, hyperparameters, seed=self.seed, num_threads=1)
@@ -388,7 +395,8 @@ def main() -> int:
         code = worker.run()
     except DETERMINISTIC_ERRORS as error:
         return report_failure(name, error)
-    worker.reward_function.flush_output_report()
+    for reward in worker.reward_functions:
+        reward.flush_output_report()
     return code
 
 
