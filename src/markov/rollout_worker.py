@@ -106,7 +106,8 @@ class RolloutWorker:
     def run(self) -> int:
         """Play iterations until the trainer finishes; returns the process exit code."""
         try:
-            self.reader.wait_for(0, timeout_s=self.ready_timeout_s)
+            # .ready comes after ip/hyperparameters.json and a checkpoint whose files load
+            self.reader.wait_until_ready(self.ready_timeout_s)
         except TrainingFinished:
             log.info("training already finished; nothing to do")
             return 0
@@ -158,8 +159,9 @@ class RolloutWorker:
                 ref = self._checkpoint_for(iteration)
             except TrainingFinished:
                 break
-            load_weights(agent, self.reader.load(ref))
-            iteration = ref.number if self.sync is SyncType.ASYNC else iteration
+            ref, files = self.reader.load_usable(ref)
+            load_weights(agent, files)
+            iteration = ref.number  # SYNC: the same, or an iteration the trainer asked to replay
             batch = []
             for trial in range(1, share + 1):
                 record = play_episode(

@@ -30,6 +30,7 @@ from markov.checkpoints import (
     load_trainer_state,
     load_weights,
     save_trainer_state,
+    validate_checkpoint_files,
 )
 from markov.episodes import CorruptEpisodeFile, EpisodeArrays, load_episode_batch
 from markov.metrics import read_training_metrics, training_metrics_key
@@ -51,10 +52,19 @@ from markov.worker_config import (
     store_location,
     sync_type,
 )
+from markov.worker_failure import report_deterministic_failure
 
 log = setup_logging("trainer")
 POLL_S = 0.2
 TRAINER_LOG = "metrics/trainer.json"
+KEEP_NEWEST = 1
+"""Checkpoints kept besides the best and the last evaluated (retention; see the README)."""
+MAX_REPLAYS = 3
+"""Times an iteration whose batches were all unusable is replayed before the trainer gives up."""
+
+
+class TrainerError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ class Trainer:
         )
         self.hyperparameters: Hyperparameters = read_hyperparameters(store, prefix)
         self.memory_cap = max_memory_steps(self.model_metadata.neural_network, env_vars)
-        self.publisher = CheckpointPublisher(store, prefix)
+        self.publisher = CheckpointPublisher(store, prefix, keep=KEEP_NEWEST)
         self.metrics_key = self.params.get("METRICS_S3_OBJECT_KEY") or training_metrics_key(
             prefix, 0
         )
@@ -118,8 +128,7 @@ class Trainer:
         )
         log.info("updating the policy on %s", agent.device)
         iteration, steps, history = self._start(agent)
-        self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
-        self.publisher.mark_ready()
+        first_iteration = iteration
         workers = min(self.settings.num_workers, self.hyperparameters.num_episodes_between_training)
         log.info("training with %d rollout worker(s), sync=%s", workers, self.settings.sync.name)
         finished = self._should_stop(iteration, history, started)
@@ -130,7 +139,9 @@ class Trainer:
                 break
             kept = cap_transitions(episodes, self.memory_cap)
             update_started = time.monotonic()
-            stats = agent.update([_to_agent_episode(e) for e in kept])
+            stats = agent.update(
+                [_to_agent_episode(e) for e in kept], stop=lambda: self._out_of_time(started)
+            )
             update_seconds = time.monotonic() - update_started
             print(
                 f"Policy training> Surrogate loss={stats['surrogate_loss']:.4f}, "
@@ -162,20 +173,39 @@ class Trainer:
                 self.publisher.mark_finished()
             self._publish(agent, CheckpointRef(iteration, steps), history)
         self.publisher.mark_finished()
+        if iteration == 0 or (iteration == first_iteration and self._out_of_time(started)):
+            raise TrainerError(
+                f"no training iteration finished: MAX_TRAINING_TIME_S "
+                f"({self.settings.max_training_time_s:g} s) ran out while the trainer waited for "
+                f"the episodes of iteration {iteration}. Allow more time, or play fewer episodes "
+                "per iteration (num_episodes_between_training); the rollout logs show whether "
+                "the workers played at all."
+            )
         for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
             log.info("exported %s", key)
         log.info("finished after %d iterations (%.0f s)", iteration, time.monotonic() - started)
         return 0
 
     def _start(self, agent: ClippedPPOAgent) -> tuple[int, int, list[dict]]:
-        """Resume from the last complete checkpoint, or publish checkpoint 0."""
+        """Resume from the newest checkpoint that loads, or publish checkpoint 0; then .ready.
+
+        Everything a worker reads (ip/hyperparameters.json, the pointer naming a checkpoint
+        whose files load) exists before .ready, which workers wait for.
+        """
         self.publisher.clear_run_flags()
-        resume = find_resume_point(self.store, self.prefix)
+        self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
+        started = self._resume(agent)
+        self.publisher.mark_ready()
+        return started
+
+    def _resume(self, agent: ClippedPPOAgent) -> tuple[int, int, list[dict]]:
+        resume = find_resume_point(self.store, self.prefix, validate_checkpoint_files)
         history_key = f"{self.prefix}/{TRAINER_LOG}"
         history = self.store.get_json(history_key) if self.store.exists(history_key) else []
         if resume is None:
             self._publish(agent, CheckpointRef(0, 0), [])
             return 0, 0, []
+        self.publisher.repair_pointer(resume)
         files = CheckpointReader(self.store, self.prefix).load(resume)
         load_weights(agent, files)
         restored = load_trainer_state(self.store, self.prefix, agent, resume.name)
@@ -200,6 +230,7 @@ class Trainer:
         first_arrival = None
         episodes_wanted = self.hyperparameters.num_episodes_between_training
         share = max(episodes_wanted // workers, 1)  # episodes in one worker's batch (ASYNC)
+        unusable_rounds = 0
         while True:
             keys = self._pending_batches(iteration)
             complete = (
@@ -225,11 +256,35 @@ class Trainer:
                     )
                 episodes = self._load(keys)
                 if episodes:
+                    if unusable_rounds:
+                        self.publisher.clear_replay()
                     return episodes
+                unusable_rounds += 1
+                self._replay(iteration, unusable_rounds)
                 first_arrival = None
             if self._out_of_time(started):
                 return None
             time.sleep(POLL_S)
+
+    def _replay(self, iteration: int, attempt: int) -> None:
+        """Every batch of ``iteration`` was unusable: have it played again, a bounded number of
+        times (ASYNC workers keep playing anyway)."""
+        if attempt > MAX_REPLAYS:
+            raise TrainerError(
+                f"every episode batch of iteration {iteration} was unusable {attempt} times in "
+                f"a row (see the warnings above for why); the store at {self.store.url} may be "
+                "damaged or full. Check its free space, then restart the training: it resumes "
+                "from the last checkpoint."
+            )
+        log.warning(
+            "iteration %d: no usable episode batch; asking the workers to replay it "
+            "(attempt %d of %d)",
+            iteration,
+            attempt,
+            MAX_REPLAYS,
+        )
+        if self.settings.sync is SyncType.SYNC:
+            self.publisher.request_replay(iteration, attempt)
 
     def _pending_batches(self, iteration: int) -> list[str]:
         base = f"{self.prefix}/episodes"
@@ -304,7 +359,10 @@ def _progress(episode: EpisodeArrays) -> float:
 def main() -> int:
     exit_with_parent()
     location = store_location()
-    return Trainer(open_store(location.url), location.prefix, os.environ).run()
+    try:
+        return Trainer(open_store(location.url), location.prefix, os.environ).run()
+    except TrainerError as error:
+        return report_deterministic_failure(str(error))
 
 
 if __name__ == "__main__":

@@ -78,8 +78,10 @@ class LocalBackend:
         if result_file.exists():
             result = json.loads(result_file.read_text())
             code = result["exit_code"]
-            state = {0: "completed", 130: "stopped"}.get(code, "failed")
+            state = {0: "completed", 130: "stopped", 143: "stopped"}.get(code, "failed")
             detail = f"{result['iterations']} iterations in {result['wall_seconds']:.0f} s"
+            if result.get("cause"):
+                detail += f"; {result['cause'].splitlines()[0]}"
             return [JobState("training", state, detail)]
         return [JobState("training", "failed", "the runner ended without a result; see logs")]
 
