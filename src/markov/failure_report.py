@@ -36,6 +36,15 @@ def failure_summary(log_text: str, max_lines: int = MAX_LINES) -> str:
     return _last(lines, min(max_lines, 20))
 
 
+def failure_headline(log_text: str) -> str:
+    """One line naming the error: the block's message, else the traceback's or log's last line."""
+    block = failure_block(log_text)
+    if block:
+        return block.strip().splitlines()[0]
+    lines = [line for line in failure_summary(log_text).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
 def job_failure_reason(worker: str, exit_code: int, log_text: str, max_lines: int = 12) -> str:
     """One paragraph for a failed job: who failed, with which status, and why."""
     summary = failure_summary(log_text, max_lines)

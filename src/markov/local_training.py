@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from markov.environment.model_metadata import default_model_metadata
-from markov.failure_report import failure_summary
+from markov.failure_report import failure_headline, failure_summary
 from markov.metrics import read_training_metrics, training_metrics_key
 from markov.presets.preset import Hyperparameters
 from markov.run_inputs import (
@@ -107,13 +107,13 @@ class Child:
             self.log_file.close()
             self.log_file = None
 
-    def failure(self) -> str:
-        """Why this child failed: its failure block, last traceback or last error lines."""
+    def failure(self) -> tuple[str, str]:
+        """Why this child failed: one line, then its failure block, last traceback or errors."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError as error:
-            return f"(its log {self.log_path} cannot be read: {error})"
-        return failure_summary(text) or "(its log is empty)"
+            return f"its log {self.log_path} cannot be read: {error}", ""
+        return failure_headline(text) or "its log is empty", failure_summary(text)
 
 
 @dataclass
@@ -209,9 +209,11 @@ class LocalTrainingRun:
         result = {**summary.__dict__, "run_folder": str(summary.run_folder), "time": time.time()}
         self.store.put_json(f"{self.prefix}/runner_result.json", result)
 
-    def _fail(self, cause: str) -> int:
-        self._cause = cause
-        self.printer(cause)
+    def _fail(self, what: str, child: Child) -> int:
+        """Print what failed with the child's own account of why; returns the exit code 1."""
+        headline, details = child.failure()
+        self._cause = f"{what}: {headline}"
+        self.printer(f"{what}:\n{details or headline}")
         return 1
 
     def _supervise(self) -> int:
@@ -245,21 +247,19 @@ class LocalTrainingRun:
             if code is not None:
                 self._report_progress()
                 if code != 0:
-                    return self._fail(f"The trainer failed (exit {code}):\n{trainer.failure()}")
+                    return self._fail(f"The trainer failed (exit {code})", trainer)
                 self._wait_for_workers()
                 latest = CheckpointReader(self.store, self.prefix).latest()
                 if latest is None or latest.number == 0:
-                    return self._fail(
-                        "No iteration was trained: the trainer ended before any episodes "
-                        f"arrived. Its log:\n{trainer.failure()}"
-                    )
+                    return self._fail("No iteration was trained; the trainer's log", trainer)
                 return 0
             if all(child.poll() == 0 for child in self._children[1:]):
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > WORKERLESS_GRACE_S:
                     return self._fail(
                         "Every rollout worker has exited but the trainer still waits for "
-                        f"episodes. The trainer's log:\n{trainer.failure()}"
+                        "episodes; the trainer's log",
+                        trainer,
                     )
             else:
                 idle_since = None
@@ -270,12 +270,14 @@ class LocalTrainingRun:
                 if code == EXIT_DETERMINISTIC_FAILURE:
                     return self._fail(
                         f"{child.name} failed, and a restart would fail the same way "
-                        f"(exit {code}; log {child.log_path}):\n{child.failure()}"
+                        f"(exit {code}; log {child.log_path})",
+                        child,
                     )
                 if child.restarts >= MAX_WORKER_RESTARTS:
                     return self._fail(
                         f"{child.name} failed {child.restarts + 1} times (exit {code}; log "
-                        f"{child.log_path}):\n{child.failure()}"
+                        f"{child.log_path})",
+                        child,
                     )
                 child.restarts += 1
                 child.close()
@@ -575,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{summary.best_eval_progress:.0f}%; run folder {summary.run_folder}"
     )
     if summary.cause:
-        print(f"cause: {summary.cause.splitlines()[0]}")
+        print(f"cause: {summary.cause}")
     return summary.exit_code
 
 

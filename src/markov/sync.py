@@ -5,8 +5,13 @@ Layout under `<prefix>/model/` (§8.1): checkpoint files `<N>_Step-<M>.ckpt<suff
 flags `.lock`, `.ready` and `.finished`, and `deepracer_checkpoints.json` (best / last).
 
 Each checkpoint also gets `<N>_Step-<M>.ckpt.manifest.json`, listing its suffixes and sizes. It
-is written after the data files and before the pointer, and deleted first by retention, so a
-checkpoint counts as complete exactly when its manifest and every file it lists are present.
+is written after the data files have been read back intact and before the pointer, and deleted
+first by retention, so a checkpoint counts as complete exactly when its manifest and every file
+it lists are present with the listed sizes. Readers that meet a damaged or retired checkpoint
+take the newest one that loads (`newest_loadable`), and the trainer repairs the pointer.
+
+`.replay` (JSON: iteration, attempt) asks the workers to play an iteration again when every
+batch of it was unusable; workers waiting for the next checkpoint get that iteration's one.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class LocalBackend:
             state = {0: "completed", 130: "stopped", 143: "stopped"}.get(code, "failed")
             detail = f"{result['iterations']} iterations in {result['wall_seconds']:.0f} s"
             if result.get("cause"):
-                detail += f"; {result['cause'].splitlines()[0]}"
+                detail += f"; {result['cause']}"
             return [JobState("training", state, detail)]
         return [JobState("training", "failed", "the runner ended without a result; see logs")]
 
