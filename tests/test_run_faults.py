@@ -30,6 +30,7 @@ from markov.presets.preset import Hyperparameters
 from markov.run_inputs import read_params, write_run_inputs
 from markov.store import FolderStore, open_store
 from markov.sync import (
+    CheckpointBook,
     CheckpointPublisher,
     CheckpointReader,
     find_resume_point,
@@ -185,6 +186,18 @@ def test_a_truncated_or_deleted_newest_checkpoint_is_skipped_and_the_pointer_rep
         assert f"checkpoint pointer damaged/model/.coach_checkpoint named {newest}" in log
         assert not any("restarting" in line for line in lines)
         assert "Traceback" not in (tmp_path / "damaged" / "logs" / "rollout-0.log").read_text()
+
+
+def test_a_checkpoint_still_being_evaluated_survives_the_next_publish(tmp_path) -> None:
+    store = open_store(tmp_path)
+    publisher = CheckpointPublisher(store, "p", keep=1)
+    files = {".safetensors": b"w", ".info.json": b"{}"}
+    first = publisher.publish(0, 0, files)
+    publisher.publish(1, 10, files, protect=[first.name])  # worker 0 still evaluates 0
+    CheckpointBook(store, "p").record(first.name, 80.0)  # ...and it turns out to be the best
+    publisher.publish(2, 20, files)
+    assert CheckpointReader(store, "p").load(first) == files
+    assert not store.exists("p/model/1_Step-10.ckpt.safetensors")  # neither best nor newest
 
 
 # ------------------------------------------------------------------ options and the store

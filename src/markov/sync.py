@@ -21,7 +21,7 @@ import math
 import re
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -157,11 +157,18 @@ class CheckpointPublisher:
     def _key(self, name: str) -> str:
         return model_key(self._prefix, name)
 
-    def publish(self, number: int, steps: int, files: Mapping[str, bytes]) -> CheckpointRef:
+    def publish(
+        self,
+        number: int,
+        steps: int,
+        files: Mapping[str, bytes],
+        protect: Collection[str] = (),
+    ) -> CheckpointRef:
         """Write checkpoint `number` under .lock, point .coach_checkpoint at it, apply retention.
 
         The pointer is written only after every file and the manifest, so a reader that follows
-        the pointer always finds a complete checkpoint.
+        the pointer always finds a complete checkpoint. Checkpoints named in `protect` (e.g. one
+        a worker is still evaluating) survive this retention pass.
         """
         ref = CheckpointRef(number, steps)
         payload = _validate_files(files)
@@ -180,7 +187,7 @@ class CheckpointPublisher:
             self._store.put_text(
                 self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
             )
-            self._retire_old_checkpoints(ref)
+            self._retire_old_checkpoints(ref, protect)
         finally:
             self._store.delete(self._key(LOCK_NAME))
         return ref
@@ -221,10 +228,11 @@ class CheckpointPublisher:
                 self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
             )
 
-    def _retire_old_checkpoints(self, newest: CheckpointRef) -> None:
-        """Delete all but the newest `keep` checkpoints, the best, the last and `newest`."""
+    def _retire_old_checkpoints(self, newest: CheckpointRef, protect: Collection[str]) -> None:
+        """Delete all but the newest `keep` checkpoints, the best, the last, `newest` and
+        `protect`."""
         book = CheckpointBook(self._store, self._prefix).read()
-        protected = {newest.name}
+        protected = {newest.name, *protect}
         protected.update(entry.name for entry in (book.best, book.last) if entry is not None)
         present = _checkpoint_files(self._store, self._prefix)
         protected.update(ref.name for ref in sorted(present, reverse=True)[: self._keep])

@@ -43,7 +43,14 @@ from markov.run_inputs import (
     read_params,
 )
 from markov.store import ModelStore, open_store
-from markov.sync import CheckpointPublisher, CheckpointReader, CheckpointRef, find_resume_point
+from markov.sync import (
+    CheckpointBook,
+    CheckpointPublisher,
+    CheckpointReader,
+    CheckpointRef,
+    find_resume_point,
+    parse_checkpoint_name,
+)
 from markov.worker_config import (
     exit_with_parent,
     float_variable,
@@ -115,6 +122,8 @@ class Trainer:
         self.metrics_key = self.params.get("METRICS_S3_OBJECT_KEY") or training_metrics_key(
             prefix, 0
         )
+        self.evaluates = int(self.params.get("MIN_EVAL_TRIALS", "5") or 5) > 0
+        self._previous: CheckpointRef | None = None
 
     def run(self) -> int:
         """Train until a stop condition holds; returns the process exit code."""
@@ -206,6 +215,7 @@ class Trainer:
             self._publish(agent, CheckpointRef(0, 0), [])
             return 0, 0, []
         self.publisher.repair_pointer(resume)
+        self._previous = resume
         files = CheckpointReader(self.store, self.prefix).load(resume)
         load_weights(agent, files)
         restored = load_trainer_state(self.store, self.prefix, agent, resume.name)
@@ -221,9 +231,23 @@ class Trainer:
     def _publish(self, agent: ClippedPPOAgent, ref: CheckpointRef, history: list[dict]) -> None:
         save_trainer_state(self.store, self.prefix, agent, ref.name)
         info = {"iteration": ref.number, "steps": ref.steps}
-        self.publisher.publish(ref.number, ref.steps, checkpoint_files(agent, info))
+        self.publisher.publish(
+            ref.number, ref.steps, checkpoint_files(agent, info), protect=self._in_evaluation()
+        )
+        self._previous = ref
         self.store.put_json(f"{self.prefix}/{TRAINER_LOG}", history)
         print(f"Checkpoint> Saving in path={self.prefix}/model/{ref.name}", flush=True)
+
+    def _in_evaluation(self) -> list[str]:
+        """The previous checkpoint while worker 0 may still evaluate it (it could become best)."""
+        previous = self._previous
+        if previous is None or not self.evaluates:
+            return []
+        last = CheckpointBook(self.store, self.prefix).read().last
+        evaluated = None if last is None else parse_checkpoint_name(last.name)
+        if evaluated is not None and evaluated.number >= previous.number:
+            return []
+        return [previous.name]
 
     def _gather(self, iteration: int, workers: int, started: float) -> list[EpisodeArrays] | None:
         """The episodes of ``iteration`` (SYNC) or of any pending batches (ASYNC)."""
