@@ -38,7 +38,7 @@ from markov.run_inputs import (
     worker_params_key,
     write_run_inputs,
 )
-from markov.store import ModelStore, StoreConfigError, open_store
+from markov.store import ModelStore, open_store
 from markov.store.folder import FolderStore
 from markov.sync import CheckpointBook, CheckpointPublisher, CheckpointReader
 from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE
@@ -568,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunStopped:
         print("Stopped (SIGTERM): every worker was terminated.")
         return 143
-    except (RunnerError, StoreConfigError, OSError) as error:
+    except (RunnerError, OSError, ValueError) as error:  # bad options, inputs or store
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(
