@@ -182,13 +182,18 @@ class Trainer:
                 self.publisher.mark_finished()
             self._publish(agent, CheckpointRef(iteration, steps), history)
         self.publisher.mark_finished()
-        if iteration == 0 or (iteration == first_iteration and self._out_of_time(started)):
+        if iteration == first_iteration and self._out_of_time(started):
             raise TrainerError(
                 f"no training iteration finished: MAX_TRAINING_TIME_S "
                 f"({self.settings.max_training_time_s:g} s) ran out while the trainer waited for "
                 f"the episodes of iteration {iteration}. Allow more time, or play fewer episodes "
                 "per iteration (num_episodes_between_training); the rollout logs show whether "
                 "the workers played at all."
+            )
+        if iteration == 0:
+            raise TrainerError(
+                "no training iteration finished: a stop condition held before the first one; "
+                "check term_cond_max_episodes and term_cond_avg_score in hyperparameters.json."
             )
         for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
             log.info("exported %s", key)
