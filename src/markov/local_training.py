@@ -170,7 +170,7 @@ class LocalTrainingRun:
         self._claim()
         started = time.monotonic()
         exit_code = 1
-        previous = self._handle_sigterm()
+        installed, previous = self._handle_sigterm()
         try:
             exit_code = self._supervise()
         except KeyboardInterrupt:
@@ -184,25 +184,30 @@ class LocalTrainingRun:
             raise
         finally:
             self._stopping = True
-            self._stop_all()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-            summary = self._summary(exit_code, time.monotonic() - started)
-            self._write_result(summary)
-            self._release()
+            try:
+                self._stop_all()
+                if installed:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+                summary = self._summary(exit_code, time.monotonic() - started)
+                self._write_result(summary)
+            finally:
+                self._release()
         return summary
 
-    def _handle_sigterm(self) -> Any:
-        """Turn the first SIGTERM into RunStopped (main thread only); returns the old handler."""
+    def _handle_sigterm(self) -> tuple[bool, Any]:
+        """Turn the first SIGTERM into RunStopped (main thread only).
+
+        Returns whether a handler was installed, and the one it replaced.
+        """
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return False, None
 
         def stop(_signum: int, _frame: object) -> None:
             if not self._stopping:
                 self._stopping = True
                 raise RunStopped()
 
-        return signal.signal(signal.SIGTERM, stop)
+        return True, signal.signal(signal.SIGTERM, stop)
 
     def _write_result(self, summary: RunSummary) -> None:
         """Leave the outcome in ``runner_result.json`` for notebooks that started us detached."""
