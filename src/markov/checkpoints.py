@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,8 +31,15 @@ from markov.environment.model_metadata import (
 from markov.environment.sensors import build_observation_space
 from markov.presets.preset import Hyperparameters
 from markov.store import ModelStore
-from markov.sync import CheckpointBook, CheckpointReader, CheckpointRef, parse_checkpoint_name
+from markov.sync import (
+    CheckpointBook,
+    CheckpointReader,
+    CheckpointRef,
+    newest_loadable,
+    parse_checkpoint_name,
+)
 
+logger = logging.getLogger(__name__)
 WEIGHTS_SUFFIX = ".safetensors"
 INFO_SUFFIX = ".info.json"
 TRAINER_STATE = "model/trainer_state.pt"
@@ -82,6 +90,12 @@ def load_weights(agent: ClippedPPOAgent, files: Mapping[str, bytes]) -> None:
     agent.load_state_tensors(safetensors.torch.load(files[WEIGHTS_SUFFIX]))
 
 
+def validate_checkpoint_files(files: Mapping[str, bytes]) -> None:
+    """Raise unless the weights deserialise and the info is JSON (a damaged file fails here)."""
+    safetensors.torch.load(files[WEIGHTS_SUFFIX])
+    checkpoint_info(files)
+
+
 def checkpoint_info(files: Mapping[str, bytes]) -> dict[str, Any]:
     """The JSON info the trainer stored with a checkpoint (iteration, episodes, ...)."""
     return json.loads(files[INFO_SUFFIX])
@@ -113,7 +127,11 @@ def load_trainer_state(
 def find_checkpoint(
     store: ModelStore, prefix: str, which: Literal["last", "best"] | str = "last"
 ) -> CheckpointRef:
-    """The checkpoint named by ``which``: "last", "best" (deepracer_checkpoints.json) or a name."""
+    """The checkpoint named by ``which``: "last", "best" (deepracer_checkpoints.json) or a name.
+
+    "last" is the newest checkpoint whose files all load (a damaged newer one is skipped with a
+    warning); "best" falls back to it when the best checkpoint's files do not load.
+    """
     if which not in ("last", "best"):
         ref = parse_checkpoint_name(which)
         if ref is None:
@@ -124,11 +142,17 @@ def find_checkpoint(
         return ref
     if which == "best":
         best = CheckpointBook(store, prefix).read().best
-        if best is not None:
-            ref = parse_checkpoint_name(best.name)
-            if ref is not None:
+        ref = None if best is None else parse_checkpoint_name(best.name)
+        if ref is not None:
+            try:
+                validate_checkpoint_files(CheckpointReader(store, prefix).load(ref))
+            except Exception as error:  # damaged weights raise the deserialiser's own error
+                logger.warning("best checkpoint unusable (%s); taking the newest one", error)
+            else:
                 return ref
-    ref = CheckpointReader(store, prefix).latest()
+    ref, skipped = newest_loadable(store, prefix, validate_checkpoint_files)
+    for reason in skipped:
+        logger.warning("skipped checkpoint %s", reason)
     if ref is None:
         raise CheckpointNotFound(
             f"No checkpoint under {store.url}/{prefix}/model: train a model first, or check the "

@@ -35,8 +35,9 @@ image:
    installed ``markov`` runs (logged).
 3. ``python -m markov.<worker>`` runs as a child; SIGTERM and SIGINT (SageMaker's stop) are
    passed on, its output is copied to this process's stdout (CloudWatch), and on failure the
-   last lines go to ``$SM_OUTPUT_DIR/failure`` (default ``/opt/ml/output``), which SageMaker
-   shows as the job's FailureReason. The exit status is the worker's.
+   cause (the worker's failure block, else its last traceback or error lines; see
+   ``markov.failure_report``) goes to ``$SM_OUTPUT_DIR/failure`` (default ``/opt/ml/output``),
+   which SageMaker shows as the job's FailureReason. The exit status is the worker's.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from markov.deadline import DeadlineError, apply_deadline
+from markov.failure_report import job_failure_reason
 from markov.store import StoreConfigError, StoreKeyError, open_store
 
 WORKERS = ("training_worker", "rollout_worker", "evaluation_worker", "one_job")
@@ -69,7 +71,8 @@ CONFIG_DIR = "/opt/ml/input/config"
 OUTPUT_DIR = "/opt/ml/output"
 FAILURE_REASON_CHARS = 1000
 """SageMaker keeps at most 1024 characters of FailureReason."""
-TAIL_LINES = 15
+TAIL_LINES = 400
+"""Lines of output kept to find the cause of a failure in."""
 
 HYPERPARAMETER_VARIABLES = {
     "s3_bucket": "SAGEMAKER_SHARED_S3_BUCKET",
@@ -207,8 +210,8 @@ def run_worker(command: list[str], env: Mapping[str, str], failure_file: Path) -
         tail.append(line.rstrip("\n"))
     code = child.wait()
     if code != 0:
-        reason = f"{command[-1]} exited with status {code}: " + " | ".join(tail)
-        write_failure(failure_file, reason)
+        reason = job_failure_reason(command[-1], code, "\n".join(tail))
+        write_failure(failure_file, reason.replace("\n", " | "))
     return code
 
 
@@ -216,7 +219,10 @@ def write_failure(path: Path, reason: str) -> None:
     """Leave ``reason`` where SageMaker reads a job's FailureReason."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(reason[-FAILURE_REASON_CHARS:], encoding="utf-8")
+        if len(reason) > FAILURE_REASON_CHARS:  # keep who failed and how it ended
+            head = reason[: FAILURE_REASON_CHARS // 4]
+            reason = f"{head} ... {reason[-(FAILURE_REASON_CHARS - len(head) - 5) :]}"
+        path.write_text(reason, encoding="utf-8")
     except OSError as error:
         log.warning("could not write %s: %s", path, error)
 

@@ -4,9 +4,12 @@
 
 Writes default run inputs where the prefix has none (a notebook writes its own first), starts
 ``markov.training_worker`` and ``markov.rollout_worker`` processes with the simapp's environment
-variables, prints one progress line per iteration, restarts a rollout worker that dies, stops
-every child on Ctrl-C or when the trainer fails, and exits 0 only when training succeeded.
-Children's output goes to ``<store>/<prefix>/logs/``.
+variables, prints one progress line per iteration, restarts a rollout worker that dies (but not
+one that reported a failure a restart cannot fix), stops every child on Ctrl-C, SIGTERM or when
+the trainer fails, and exits 0 only when at least one iteration was trained. The outcome
+(Finished, Failed or Stopped, with the cause) goes to ``<prefix>/runner_result.json`` on every
+exit path. Options that contradict the inputs already stored under the prefix are refused
+unless ``--overwrite`` is given. Children's output goes to ``<store>/<prefix>/logs/``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,12 +28,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from markov.environment.model_metadata import default_model_metadata
+from markov.failure_report import failure_headline, failure_summary
 from markov.metrics import read_training_metrics, training_metrics_key
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import params_key_of_worker, write_run_inputs
-from markov.store import open_store
+from markov.run_inputs import (
+    TRAINING_PARAMS,
+    dump_params,
+    params_key_of_worker,
+    read_params,
+    write_run_inputs,
+)
+from markov.store import ModelStore, open_store
 from markov.store.folder import FolderStore
 from markov.sync import CheckpointBook, CheckpointPublisher, CheckpointReader
+from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE
 
 DEFAULT_TRACK = "Workshop_Oval"
 MAX_WORKER_RESTARTS = 5
@@ -38,8 +50,23 @@ STOP_GRACE_S = 10.0
 WORKERLESS_GRACE_S = 60.0
 
 
+EXIT_STOPPED = {130: "Ctrl-C", 143: "SIGTERM"}
+"""Exit codes of a run that was stopped, and what stopped it."""
+
+
 class RunnerError(RuntimeError):
     """The run could not start or did not finish cleanly."""
+
+
+class RunStopped(Exception):
+    """SIGTERM reached the runner; it stops every child and records the outcome."""
+
+
+def outcome_label(exit_code: int) -> str:
+    """"Finished", "Stopped" or "Failed": what the summary and the result file say."""
+    if exit_code == 0:
+        return "Finished"
+    return "Stopped" if exit_code in EXIT_STOPPED else "Failed"
 
 
 @dataclass
@@ -80,9 +107,13 @@ class Child:
             self.log_file.close()
             self.log_file = None
 
-    def tail(self, lines: int = 20) -> str:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+    def failure(self) -> tuple[str, str]:
+        """Why this child failed: one line, then its failure block, last traceback or errors."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            return f"its log {self.log_path} cannot be read: {error}", ""
+        return failure_headline(text) or "its log is empty", failure_summary(text)
 
 
 @dataclass
@@ -97,6 +128,8 @@ class RunSummary:
     best_lap_time_s: float | None
     best_checkpoint: str | None
     exit_code: int
+    outcome: str = "Finished"
+    cause: str = ""
 
 
 class LocalTrainingRun:
@@ -123,26 +156,70 @@ class LocalTrainingRun:
         self.run_folder = Path(self.store.local_path(self.prefix))
         self._children: list[Child] = []
         self._reported = 0
+        self._cause = ""
+        self._stopping = False
+        self._started = time.monotonic()
+        max_time = self.extra_env.get("MAX_TRAINING_TIME_S", "")
+        self._max_time_s = float(max_time) if max_time else None
 
     # ------------------------------------------------------------------ lifecycle
     def run(self) -> RunSummary:
-        """Run to the end; Ctrl-C stops every child and raises KeyboardInterrupt."""
+        """Run to the end; Ctrl-C (KeyboardInterrupt) and SIGTERM (RunStopped) stop every child,
+        write the result file and are raised again."""
+        ensure_writable(self.store, self.prefix)
         self._claim()
         started = time.monotonic()
-        exit_code = 130
+        exit_code = 1
+        installed, previous = self._handle_sigterm()
         try:
             exit_code = self._supervise()
+        except KeyboardInterrupt:
+            exit_code, self._cause = 130, "stopped by Ctrl-C"
+            raise
+        except RunStopped:
+            exit_code, self._cause = 143, "stopped by SIGTERM"
+            raise
+        except Exception as error:
+            self._cause = f"the runner failed: {error!r}"
+            raise
         finally:
-            self._stop_all()
-            summary = self._summary(exit_code, time.monotonic() - started)
-            self._write_result(summary)
-            self._release()
+            self._stopping = True
+            try:
+                self._stop_all()
+                if installed:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+                summary = self._summary(exit_code, time.monotonic() - started)
+                self._write_result(summary)
+            finally:
+                self._release()
         return summary
+
+    def _handle_sigterm(self) -> tuple[bool, Any]:
+        """Turn the first SIGTERM into RunStopped (main thread only).
+
+        Returns whether a handler was installed, and the one it replaced.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return False, None
+
+        def stop(_signum: int, _frame: object) -> None:
+            if not self._stopping:
+                self._stopping = True
+                raise RunStopped()
+
+        return True, signal.signal(signal.SIGTERM, stop)
 
     def _write_result(self, summary: RunSummary) -> None:
         """Leave the outcome in ``runner_result.json`` for notebooks that started us detached."""
         result = {**summary.__dict__, "run_folder": str(summary.run_folder), "time": time.time()}
         self.store.put_json(f"{self.prefix}/runner_result.json", result)
+
+    def _fail(self, what: str, child: Child) -> int:
+        """Print what failed with the child's own account of why; returns the exit code 1."""
+        headline, details = child.failure()
+        self._cause = f"{what}: {headline}"
+        self.printer(f"{what}:\n{details or headline}")
+        return 1
 
     def _supervise(self) -> int:
         logs = self.run_folder / "logs"
@@ -150,12 +227,7 @@ class LocalTrainingRun:
         # flags of an earlier run on this prefix would make fresh workers exit at once
         CheckpointPublisher(self.store, self.prefix).clear_run_flags()
         base = self._base_env()
-        trainer = Child(
-            "trainer",
-            [sys.executable, "-m", "markov.training_worker"],
-            base,
-            logs / "trainer.log",
-        )
+        trainer = Child("trainer", self.trainer_command(), base, logs / "trainer.log")
         self._children = [trainer]
         for index in range(self.workers):
             env = {
@@ -165,10 +237,7 @@ class LocalTrainingRun:
             }
             self._children.append(
                 Child(
-                    f"rollout-{index}",
-                    [sys.executable, "-m", "markov.rollout_worker"],
-                    env,
-                    logs / f"rollout-{index}.log",
+                    f"rollout-{index}", self.rollout_command(), env, logs / f"rollout-{index}.log"
                 )
             )
         for child in self._children:
@@ -184,36 +253,59 @@ class LocalTrainingRun:
             if code is not None:
                 self._report_progress()
                 if code != 0:
-                    self.printer(f"The trainer failed (exit {code}). Last lines:\n{trainer.tail()}")
-                    return 1
+                    return self._fail(f"The trainer failed (exit {code})", trainer)
                 self._wait_for_workers()
+                latest = CheckpointReader(self.store, self.prefix).latest()
+                if latest is None or latest.number == 0:
+                    return self._fail("No iteration was trained; the trainer's log", trainer)
                 return 0
             if all(child.poll() == 0 for child in self._children[1:]):
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > WORKERLESS_GRACE_S:
-                    self.printer(
+                    return self._fail(
                         "Every rollout worker has exited but the trainer still waits for "
-                        f"episodes. Last trainer lines:\n{trainer.tail()}"
+                        "episodes; the trainer's log",
+                        trainer,
                     )
-                    return 1
             else:
                 idle_since = None
             for child in self._children[1:]:
                 code = child.poll()
                 if code is None or code == 0:
                     continue
-                if child.restarts >= MAX_WORKER_RESTARTS:
-                    self.printer(
-                        f"{child.name} failed {child.restarts + 1} times (exit {code}). "
-                        f"Last lines:\n{child.tail()}"
+                if code == EXIT_DETERMINISTIC_FAILURE:
+                    return self._fail(
+                        f"{child.name} failed, and a restart would fail the same way "
+                        f"(exit {code}; log {child.log_path})",
+                        child,
                     )
-                    return 1
+                if child.restarts >= MAX_WORKER_RESTARTS:
+                    return self._fail(
+                        f"{child.name} failed {child.restarts + 1} times (exit {code}; log "
+                        f"{child.log_path})",
+                        child,
+                    )
                 child.restarts += 1
                 child.close()
                 self.printer(f"{child.name} exited with {code}; restarting it ({child.restarts})")
                 child.start()
 
+    def trainer_command(self) -> list[str]:
+        """The trainer's command line."""
+        return [sys.executable, "-m", "markov.training_worker"]
+
+    def rollout_command(self) -> list[str]:
+        """A rollout worker's command line (its index comes in ROLLOUT_IDX)."""
+        return [sys.executable, "-m", "markov.rollout_worker"]
+
     def _wait_for_workers(self) -> None:
+        """Let the workers finish the iteration they play, unless the time limit has passed.
+
+        The trainer is done, so nothing they play now is trained on: past ``MAX_TRAINING_TIME_S``
+        they are stopped at once instead.
+        """
+        if self._max_time_s is not None and self._elapsed() >= self._max_time_s:
+            return
         deadline = time.monotonic() + STOP_GRACE_S * 3
         while time.monotonic() < deadline:
             if all(child.poll() is not None for child in self._children[1:]):
@@ -250,6 +342,10 @@ class LocalTrainingRun:
         self.run_folder.mkdir(parents=True, exist_ok=True)
         self.store.delete(f"{self.prefix}/runner_result.json")
         marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+        self._started = time.monotonic()  # the time limit counts from here
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
 
     def _release(self) -> None:
         (self.run_folder / "runner.json").unlink(missing_ok=True)
@@ -327,7 +423,65 @@ class LocalTrainingRun:
             best_lap_time_s=min(laps) if laps else None,
             best_checkpoint=None if book.best is None else book.best.name,
             exit_code=exit_code,
+            outcome=outcome_label(exit_code),
+            cause=self._cause,
         )
+
+
+def ensure_writable(store: ModelStore, prefix: str) -> None:
+    """Refuse a store the run cannot write to, before anything starts."""
+    probe = f"{prefix}/.write-test"
+    try:
+        store.put_text(probe, "")
+        store.delete(probe)
+    except OSError as error:
+        where = store.local_path(prefix) or f"{store.url}/{prefix}"
+        raise RunnerError(
+            f"the model store folder {where} is not writable ({error.strerror or error}); "
+            "training writes its checkpoints and logs there. Make the folder writable, or "
+            "pass --store with a folder you may write to."
+        ) from None
+
+
+def check_prefix_options(
+    store: ModelStore,
+    prefix: str,
+    *,
+    track: str | None,
+    workers: int | None,
+    overwrite: bool,
+    printer: Callable[[str], None] = print,
+) -> None:
+    """Refuse options that contradict the inputs stored under an existing prefix.
+
+    With ``overwrite`` the stored training_params.yaml takes the new values instead (the
+    reward function, model metadata, hyperparameters and checkpoints stay).
+    """
+    key = f"{prefix}/{TRAINING_PARAMS}"
+    if not store.exists(key):
+        return
+    params = read_params(store, key)
+    wanted = {"WORLD_NAME": track, "NUM_WORKERS": None if workers is None else str(workers)}
+    options = {"WORLD_NAME": "--track", "NUM_WORKERS": "--workers"}
+    conflicts = {
+        name: value
+        for name, value in wanted.items()
+        if value is not None and params.get(name, "") != value
+    }
+    if not conflicts:
+        return
+    described = "; ".join(
+        f"{options[name]} {value} but the stored {name} is {params.get(name, '')!r}"
+        for name, value in conflicts.items()
+    )
+    if not overwrite:
+        raise RunnerError(
+            f"prefix {prefix!r} already holds a run's inputs ({key}): {described}. Start a new "
+            "experiment with another --prefix, leave these options out to keep the stored "
+            "values, or pass --overwrite to replace them."
+        )
+    store.put_text(key, dump_params({**params, **conflicts}))
+    printer(f"--overwrite: {key} now has " + ", ".join(f"{k}={v}" for k, v in conflicts.items()))
 
 
 def prepare_default_inputs(store_dir: str, prefix: str, workers: int, track: str) -> None:
@@ -342,12 +496,38 @@ def prepare_default_inputs(store_dir: str, prefix: str, workers: int, track: str
     )
 
 
+def positive_workers(text: str) -> int:
+    """``--workers``: a whole number >= 1, checked before anything is written."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number; pass e.g. --workers 2"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{value} rollout workers cannot play episodes; pass --workers 1 or more"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", required=True, help="folder of the model store")
     parser.add_argument("--prefix", required=True, help="experiment id (the run's prefix)")
-    parser.add_argument("--workers", type=int, default=1, help="rollout workers")
-    parser.add_argument("--track", default=DEFAULT_TRACK, help="track for default inputs")
+    parser.add_argument(
+        "--workers",
+        type=positive_workers,
+        help="rollout workers (default: the prefix's stored NUM_WORKERS, else 1)",
+    )
+    parser.add_argument(
+        "--track", help=f"track (default: the prefix's stored WORLD_NAME, else {DEFAULT_TRACK})"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the stored track / worker count of an existing prefix with these options",
+    )
     parser.add_argument("--max-time", type=float, help="wall-clock limit in seconds")
     parser.add_argument(
         "--stop-at-eval-progress",
@@ -373,21 +553,37 @@ def runner_env(args: argparse.Namespace) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    prepare_default_inputs(args.store, args.prefix, args.workers, args.track)
-    run = LocalTrainingRun(args.store, args.prefix, args.workers, extra_env=runner_env(args))
     try:
+        store = open_store(args.store)
+        if not isinstance(store, FolderStore):
+            raise RunnerError("the local runner needs a folder store (a path or file:// URL)")
+        prefix = args.prefix.strip("/")
+        ensure_writable(store, prefix)
+        check_prefix_options(
+            store, prefix, track=args.track, workers=args.workers, overwrite=args.overwrite
+        )
+        key = f"{prefix}/{TRAINING_PARAMS}"
+        stored = read_params(store, key) if store.exists(key) else {}
+        workers = args.workers or int(stored.get("NUM_WORKERS") or 1)
+        prepare_default_inputs(args.store, prefix, workers, args.track or DEFAULT_TRACK)
+        run = LocalTrainingRun(args.store, prefix, workers, extra_env=runner_env(args))
         summary = run.run()
     except KeyboardInterrupt:
-        print("Stopped: every worker was terminated.")
+        print("Stopped (Ctrl-C): every worker was terminated.")
         return 130
-    except RunnerError as error:
+    except RunStopped:
+        print("Stopped (SIGTERM): every worker was terminated.")
+        return 143
+    except (RunnerError, OSError, ValueError) as error:  # bad options, inputs or store
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(
-        f"Finished {summary.prefix}: {summary.iterations} iterations in "
+        f"{summary.outcome} {summary.prefix}: {summary.iterations} iterations in "
         f"{summary.wall_seconds:.0f} s; best evaluation progress "
         f"{summary.best_eval_progress:.0f}%; run folder {summary.run_folder}"
     )
+    if summary.cause:
+        print(f"cause: {summary.cause}")
     return summary.exit_code
 
 

@@ -47,6 +47,10 @@ def main() -> int:
         extra_env={"STOP_ON_EVAL_PROGRESS": "100", "MAX_TRAINING_TIME_S": str(args.max_time)},
     )
     summary = run.run()
+    if summary.exit_code != 0:
+        print(f"{summary.outcome}: {summary.cause or 'see the logs'}")
+        print(f"  run folder           {summary.run_folder}")
+        return summary.exit_code
     lap = "no complete lap yet"
     if summary.best_lap_time_s is not None:
         lap = f"{summary.best_lap_time_s:.2f} s"

@@ -125,7 +125,8 @@ class RolloutWorker:
     def run(self) -> int:
         """Play iterations until the trainer finishes; returns the process exit code."""
         try:
-            self.reader.wait_for(0, timeout_s=self.ready_timeout_s)
+            # .ready comes after ip/hyperparameters.json and a checkpoint whose files load
+            self.reader.wait_until_ready(self.ready_timeout_s)
         except TrainingFinished:
             log.info("training already finished; nothing to do")
             return 0
@@ -185,8 +186,9 @@ class RolloutWorker:
             except TrainingFinished:
                 break
             idle_seconds = time.monotonic() - waiting_since
-            load_weights(agent, self.reader.load(ref))
-            iteration = ref.number if self.sync is SyncType.ASYNC else iteration
+            ref, files = self.reader.load_usable(ref)
+            load_weights(agent, files)
+            iteration = ref.number  # SYNC: the same, or an iteration the trainer asked to replay
             batch = []
             played = play_episodes_lockstep(
                 envs,

@@ -5,8 +5,13 @@ Layout under `<prefix>/model/` (§8.1): checkpoint files `<N>_Step-<M>.ckpt<suff
 flags `.lock`, `.ready` and `.finished`, and `deepracer_checkpoints.json` (best / last).
 
 Each checkpoint also gets `<N>_Step-<M>.ckpt.manifest.json`, listing its suffixes and sizes. It
-is written after the data files and before the pointer, and deleted first by retention, so a
-checkpoint counts as complete exactly when its manifest and every file it lists are present.
+is written after the data files have been read back intact and before the pointer, and deleted
+first by retention, so a checkpoint counts as complete exactly when its manifest and every file
+it lists are present with the listed sizes. Readers that meet a damaged or retired checkpoint
+take the newest one that loads (`newest_loadable`), and the trainer repairs the pointer.
+
+`.replay` (JSON: iteration, attempt) asks the workers to play an iteration again when every
+batch of it was unusable; workers waiting for the next checkpoint get that iteration's one.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 import re
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +35,7 @@ LEGACY_POINTER_NAME = "checkpoint"
 LOCK_NAME = ".lock"
 READY_NAME = ".ready"
 FINISHED_NAME = ".finished"
+REPLAY_NAME = ".replay"
 BOOK_NAME = "deepracer_checkpoints.json"
 MANIFEST_SUFFIX = ".manifest.json"
 NUM_MODELS_TO_KEEP = 4
@@ -111,13 +117,6 @@ def _read_manifest(store: ModelStore, prefix: str, ref: CheckpointRef) -> dict[s
     return dict(files)
 
 
-def _is_complete(store: ModelStore, prefix: str, ref: CheckpointRef, present: set[str]) -> bool:
-    if MANIFEST_SUFFIX not in present:
-        return False
-    manifest = _read_manifest(store, prefix, ref)
-    return manifest is not None and set(manifest) <= present
-
-
 def _validate_files(files: Mapping[str, bytes]) -> dict[str, bytes]:
     if not files:
         raise ValueError(
@@ -158,11 +157,18 @@ class CheckpointPublisher:
     def _key(self, name: str) -> str:
         return model_key(self._prefix, name)
 
-    def publish(self, number: int, steps: int, files: Mapping[str, bytes]) -> CheckpointRef:
+    def publish(
+        self,
+        number: int,
+        steps: int,
+        files: Mapping[str, bytes],
+        protect: Collection[str] = (),
+    ) -> CheckpointRef:
         """Write checkpoint `number` under .lock, point .coach_checkpoint at it, apply retention.
 
         The pointer is written only after every file and the manifest, so a reader that follows
-        the pointer always finds a complete checkpoint.
+        the pointer always finds a complete checkpoint. Checkpoints named in `protect` (e.g. one
+        a worker is still evaluating) survive this retention pass.
         """
         ref = CheckpointRef(number, steps)
         payload = _validate_files(files)
@@ -170,6 +176,7 @@ class CheckpointPublisher:
         try:
             for suffix, data in payload.items():
                 self._store.put_bytes(self._key(ref.name + suffix), data)
+            self._verify_written(ref, payload)
             manifest = {
                 "checkpoint": ref.name,
                 "files": {suffix: len(data) for suffix, data in payload.items()},
@@ -180,15 +187,52 @@ class CheckpointPublisher:
             self._store.put_text(
                 self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
             )
-            self._retire_old_checkpoints(ref)
+            self._retire_old_checkpoints(ref, protect)
         finally:
             self._store.delete(self._key(LOCK_NAME))
         return ref
 
-    def _retire_old_checkpoints(self, newest: CheckpointRef) -> None:
-        """Delete all but the newest `keep` checkpoints, the best, the last and `newest`."""
+    def _verify_written(self, ref: CheckpointRef, payload: Mapping[str, bytes]) -> None:
+        """Read every file back; a checkpoint is announced only when all of it is readable."""
+        for suffix, data in payload.items():
+            key = self._key(ref.name + suffix)
+            try:
+                stored = self._store.get_bytes(key)
+            except StoreKeyError:
+                stored = None
+            if stored != data:
+                found = "missing" if stored is None else f"{len(stored)} bytes"
+                raise IncompleteCheckpoint(
+                    f"checkpoint {ref.name}: '{key}' reads back as {found}, expected "
+                    f"{len(data)} bytes; it was not announced. Check the store's free space "
+                    "and permissions, then restart the trainer (it resumes from the last "
+                    "complete checkpoint)"
+                )
+
+    def repair_pointer(self, ref: CheckpointRef) -> None:
+        """Point .coach_checkpoint (and the legacy index) at ``ref`` if they name another one."""
+        try:
+            current = self._store.get_text(self._key(POINTER_NAME)).strip()
+        except (StoreKeyError, StoreDecodeError):
+            current = ""
+        if current != ref.name:
+            if current:
+                logger.warning(
+                    "checkpoint pointer %s named %s; it now names %s",
+                    self._key(POINTER_NAME),
+                    current[:80],
+                    ref.name,
+                )
+            self._store.put_text(self._key(POINTER_NAME), ref.name)
+            self._store.put_text(
+                self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
+            )
+
+    def _retire_old_checkpoints(self, newest: CheckpointRef, protect: Collection[str]) -> None:
+        """Delete all but the newest `keep` checkpoints, the best, the last, `newest` and
+        `protect`."""
         book = CheckpointBook(self._store, self._prefix).read()
-        protected = {newest.name}
+        protected = {newest.name, *protect}
         protected.update(entry.name for entry in (book.best, book.last) if entry is not None)
         present = _checkpoint_files(self._store, self._prefix)
         protected.update(ref.name for ref in sorted(present, reverse=True)[: self._keep])
@@ -200,8 +244,8 @@ class CheckpointPublisher:
                 self._store.delete(self._key(ref.name + suffix))
 
     def clear_run_flags(self) -> None:
-        """Remove .lock, .ready and .finished left by an earlier run in the same prefix."""
-        for name in (LOCK_NAME, READY_NAME, FINISHED_NAME):
+        """Remove .lock, .ready, .finished and .replay left by an earlier run in the prefix."""
+        for name in (LOCK_NAME, READY_NAME, FINISHED_NAME, REPLAY_NAME):
             self._store.delete(self._key(name))
 
     def mark_ready(self) -> None:
@@ -211,6 +255,18 @@ class CheckpointPublisher:
     def mark_finished(self) -> None:
         """Create model/.finished: workers stop after their current iteration."""
         self._store.put_text(self._key(FINISHED_NAME), "")
+
+    def request_replay(self, iteration: int, attempt: int) -> None:
+        """Ask the workers to play ``iteration`` again with its checkpoint (model/.replay).
+
+        Used when every batch of that iteration was unusable: the workers already wait for the
+        next checkpoint, which would never come. ``attempt`` tells repeated requests apart.
+        """
+        self._store.put_json(self._key(REPLAY_NAME), {"iteration": iteration, "attempt": attempt})
+
+    def clear_replay(self) -> None:
+        """Remove model/.replay once the replayed iteration's batches have arrived."""
+        self._store.delete(self._key(REPLAY_NAME))
 
     def write_ip_files(
         self, hyperparameters_json: Mapping[str, Any], host: str | None = None
@@ -233,9 +289,69 @@ class CheckpointReader:
     def __init__(self, store: ModelStore, prefix: str) -> None:
         self._store = store
         self._prefix = normalize_prefix(prefix)
+        self._replays_served: set[tuple[int, int]] = set()
 
     def _key(self, name: str) -> str:
         return model_key(self._prefix, name)
+
+    def replay_request(self) -> tuple[int, int] | None:
+        """The (iteration, attempt) the trainer asked to be replayed, if any."""
+        try:
+            request = self._store.get_json(self._key(REPLAY_NAME))
+        except (StoreKeyError, StoreDecodeError):
+            return None
+        if not isinstance(request, dict):
+            return None
+        iteration, attempt = request.get("iteration"), request.get("attempt")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iteration, attempt)):
+            return None
+        return iteration, attempt
+
+    def wait_until_ready(self, timeout_s: float | None, poll_s: float = 0.5) -> None:
+        """Poll until the trainer created model/.ready: its inputs and checkpoint 0 exist.
+
+        Raises TrainingFinished when .finished appears first, and TimeoutError naming the flag
+        after ``timeout_s`` seconds (a limit only a trainer that never starts reaches).
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if not self.is_ready():
+            logger.info(
+                "waiting for the trainer: %s/%s does not exist yet",
+                self._store.url,
+                self._key(READY_NAME),
+            )
+        while not self.is_ready():
+            if self.is_finished():
+                raise TrainingFinished(
+                    f"{self._store.url}/{self._key(FINISHED_NAME)} exists: training is finished"
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"waited {timeout_s} s for the trainer to create "
+                    f"{self._store.url}/{self._key(READY_NAME)} (written once its inputs and "
+                    "checkpoint 0 exist); is the trainer running on this prefix?"
+                )
+            time.sleep(poll_s)
+        # a request left from before this worker started is not for it
+        request = self.replay_request()
+        if request is not None:
+            self._replays_served.add(request)
+
+    def load_usable(self, ref: CheckpointRef) -> tuple[CheckpointRef, dict[str, bytes]]:
+        """Load ``ref``, or, when it was retired or damaged, the newest checkpoint that loads."""
+        try:
+            return ref, self.load(ref)
+        except IncompleteCheckpoint as error:
+            logger.warning("%s; taking the newest complete checkpoint instead", error)
+        found, skipped = newest_loadable(self._store, self._prefix)
+        for reason in skipped:
+            logger.warning("skipped %s", reason)
+        if found is None:
+            raise IncompleteCheckpoint(
+                f"no complete checkpoint under {self._store.url}/{self._key('')}; restart the "
+                "trainer so that it publishes one"
+            )
+        return found, self.load(found)
 
     def is_ready(self) -> bool:
         """Whether the trainer created model/.ready."""
@@ -304,6 +420,8 @@ class CheckpointReader:
     ) -> CheckpointRef:
         """Poll until the pointer names checkpoint >= `number_at_least` and return it.
 
+        When the trainer asked to replay iteration ``number_at_least - 1`` (model/.replay) and
+        this reader has not yet served that request, that iteration's checkpoint is returned.
         Raises TrainingFinished as soon as .finished exists (checked first, so a worker never
         plays an iteration nobody will train on) or `stop()` returns True, and TimeoutError
         after `timeout_s` seconds (None: wait forever).
@@ -324,6 +442,9 @@ class CheckpointReader:
             seen = self.latest()
             if seen is not None and seen.number >= number_at_least:
                 return seen
+            replay = self._replay_of(number_at_least - 1, seen)
+            if replay is not None:
+                return replay
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(
@@ -332,6 +453,17 @@ class CheckpointReader:
                     f"{seen.name if seen else 'none (no pointer yet, or .lock present)'}"
                 )
             time.sleep(poll_s if remaining is None else min(poll_s, remaining))
+
+
+    def _replay_of(self, iteration: int, seen: CheckpointRef | None) -> CheckpointRef | None:
+        if seen is None or seen.number != iteration or iteration < 0:
+            return None
+        request = self.replay_request()
+        if request is None or request[0] != iteration or request in self._replays_served:
+            return None
+        self._replays_served.add(request)
+        logger.warning("the trainer asked to replay iteration %d (attempt %d)", *request)
+        return seen
 
 
 @dataclass(frozen=True)
@@ -441,26 +573,42 @@ class CheckpointBook:
         return BookState(best=best, last=entry)
 
 
-def find_resume_point(store: ModelStore, prefix: str) -> CheckpointRef | None:
-    """The checkpoint a restarted trainer should continue from, or None for a fresh start.
+def newest_loadable(
+    store: ModelStore,
+    prefix: str,
+    validate: Callable[[Mapping[str, bytes]], None] | None = None,
+) -> tuple[CheckpointRef | None, list[str]]:
+    """The newest checkpoint whose files all load, and why each newer one was skipped.
 
-    That is the checkpoint named by .coach_checkpoint when it is complete; otherwise the newest
-    complete checkpoint in model/. A stale .lock from a crashed trainer is ignored.
+    A checkpoint loads when its manifest is readable and every listed file is present with the
+    listed size; ``validate`` (e.g. deserialising the weights) may reject it by raising.
     """
     present = _checkpoint_files(store, prefix)
-    try:
-        pointed = parse_checkpoint_name(store.get_text(model_key(prefix, POINTER_NAME)))
-    except StoreKeyError:
-        pointed = None
-    if pointed is not None and _is_complete(store, prefix, pointed, present.get(pointed, set())):
-        return pointed
-    if pointed is not None:
-        logger.warning(
-            "checkpoint %s named by %s is incomplete; falling back to the newest complete one",
-            pointed.name,
-            model_key(prefix, POINTER_NAME),
-        )
+    reader = CheckpointReader(store, prefix)
+    skipped: list[str] = []
     for ref in sorted(present, reverse=True):
-        if _is_complete(store, prefix, ref, present[ref]):
-            return ref
-    return None
+        try:
+            files = reader.load(ref)
+            if validate is not None:
+                validate(files)
+        except Exception as error:  # any unreadable file makes the checkpoint unusable
+            skipped.append(f"{ref.name}: {error}")
+            continue
+        return ref, skipped
+    return None, skipped
+
+
+def find_resume_point(
+    store: ModelStore,
+    prefix: str,
+    validate: Callable[[Mapping[str, bytes]], None] | None = None,
+) -> CheckpointRef | None:
+    """The checkpoint a restarted trainer should continue from, or None for a fresh start.
+
+    That is the newest checkpoint whose files all load (see :func:`newest_loadable`); each
+    newer one that does not is logged with the reason. A stale .lock is ignored.
+    """
+    ref, skipped = newest_loadable(store, prefix, validate)
+    for reason in skipped:
+        logger.warning("skipped checkpoint %s", reason)
+    return ref

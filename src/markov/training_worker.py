@@ -33,6 +33,7 @@ from markov.checkpoints import (
     load_trainer_state,
     load_weights,
     save_trainer_state,
+    validate_checkpoint_files,
 )
 from markov.episodes import CorruptEpisodeFile, EpisodeArrays, load_episode_batch
 from markov.metrics import read_training_metrics, training_metrics_key
@@ -45,7 +46,14 @@ from markov.run_inputs import (
     read_params,
 )
 from markov.store import ModelStore, open_store
-from markov.sync import CheckpointPublisher, CheckpointReader, CheckpointRef, find_resume_point
+from markov.sync import (
+    CheckpointBook,
+    CheckpointPublisher,
+    CheckpointReader,
+    CheckpointRef,
+    find_resume_point,
+    parse_checkpoint_name,
+)
 from markov.worker_config import (
     exit_with_parent,
     float_variable,
@@ -54,10 +62,19 @@ from markov.worker_config import (
     store_location,
     sync_type,
 )
+from markov.worker_failure import report_deterministic_failure
 
 log = setup_logging("trainer")
 POLL_S = 0.2
 TRAINER_LOG = "metrics/trainer.json"
+KEEP_NEWEST = 1
+"""Checkpoints kept besides the best and the last evaluated (retention; see the README)."""
+MAX_REPLAYS = 3
+"""Times an iteration whose batches were all unusable is replayed before the trainer gives up."""
+
+
+class TrainerError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +123,12 @@ class Trainer:
         )
         self.hyperparameters: Hyperparameters = read_hyperparameters(store, prefix)
         self.memory_cap = max_memory_steps(self.model_metadata.neural_network, env_vars)
-        self.publisher = CheckpointPublisher(store, prefix)
+        self.publisher = CheckpointPublisher(store, prefix, keep=KEEP_NEWEST)
         self.metrics_key = self.params.get("METRICS_S3_OBJECT_KEY") or training_metrics_key(
             prefix, 0
         )
+        self.evaluates = int(self.params.get("MIN_EVAL_TRIALS", "5") or 5) > 0
+        self._previous: CheckpointRef | None = None
 
     def run(self) -> int:
         """Train until a stop condition holds; returns the process exit code."""
@@ -129,8 +148,7 @@ class Trainer:
             "bf16 autocast" if agent.update_dtype is not None else "fp32",
         )
         iteration, steps, history = self._start(agent)
-        self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
-        self.publisher.mark_ready()
+        first_iteration = iteration
         workers = min(self.settings.num_workers, self.hyperparameters.num_episodes_between_training)
         log.info("training with %d rollout worker(s), sync=%s", workers, self.settings.sync.name)
         finished = self._should_stop(iteration, history, started)
@@ -142,7 +160,9 @@ class Trainer:
             episodes, idle_seconds = gathered
             kept = cap_transitions(episodes, self.memory_cap)
             update_started = time.monotonic()
-            stats = agent.update([_to_agent_episode(e) for e in kept])
+            stats = agent.update(
+                [_to_agent_episode(e) for e in kept], stop=lambda: self._out_of_time(started)
+            )
             update_seconds = time.monotonic() - update_started
             print(
                 f"Policy training> Surrogate loss={stats['surrogate_loss']:.4f}, "
@@ -183,20 +203,45 @@ class Trainer:
                 self.publisher.mark_finished()
             self._publish(agent, CheckpointRef(iteration, steps), history)
         self.publisher.mark_finished()
+        if iteration == first_iteration and self._out_of_time(started):
+            raise TrainerError(
+                f"no training iteration finished: MAX_TRAINING_TIME_S "
+                f"({self.settings.max_training_time_s:g} s) ran out while the trainer waited for "
+                f"the episodes of iteration {iteration}. Allow more time, or play fewer episodes "
+                "per iteration (num_episodes_between_training); the rollout logs show whether "
+                "the workers played at all."
+            )
+        if iteration == 0:
+            raise TrainerError(
+                "no training iteration finished: a stop condition held before the first one; "
+                "check term_cond_max_episodes and term_cond_avg_score in hyperparameters.json."
+            )
         for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
             log.info("exported %s", key)
         log.info("finished after %d iterations (%.0f s)", iteration, time.monotonic() - started)
         return 0
 
     def _start(self, agent: ClippedPPOAgent) -> tuple[int, int, list[dict]]:
-        """Resume from the last complete checkpoint, or publish checkpoint 0."""
+        """Resume from the newest checkpoint that loads, or publish checkpoint 0; then .ready.
+
+        Everything a worker reads (ip/hyperparameters.json, the pointer naming a checkpoint
+        whose files load) exists before .ready, which workers wait for.
+        """
         self.publisher.clear_run_flags()
-        resume = find_resume_point(self.store, self.prefix)
+        self.publisher.write_ip_files(self.hyperparameters.to_json_dict())
+        started = self._resume(agent)
+        self.publisher.mark_ready()
+        return started
+
+    def _resume(self, agent: ClippedPPOAgent) -> tuple[int, int, list[dict]]:
+        resume = find_resume_point(self.store, self.prefix, validate_checkpoint_files)
         history_key = f"{self.prefix}/{TRAINER_LOG}"
         history = self.store.get_json(history_key) if self.store.exists(history_key) else []
         if resume is None:
             self._publish(agent, CheckpointRef(0, 0), [])
             return 0, 0, []
+        self.publisher.repair_pointer(resume)
+        self._previous = resume
         files = CheckpointReader(self.store, self.prefix).load(resume)
         load_weights(agent, files)
         restored = load_trainer_state(self.store, self.prefix, agent, resume.name)
@@ -212,22 +257,38 @@ class Trainer:
     def _publish(self, agent: ClippedPPOAgent, ref: CheckpointRef, history: list[dict]) -> None:
         info = {"iteration": ref.number, "steps": ref.steps}
         # Workers start on the new checkpoint while the (larger) Adam state is written.
-        self.publisher.publish(ref.number, ref.steps, checkpoint_files(agent, info))
+        self.publisher.publish(
+            ref.number, ref.steps, checkpoint_files(agent, info), protect=self._in_evaluation()
+        )
         save_trainer_state(self.store, self.prefix, agent, ref.name)
+        self._previous = ref
         self.store.put_json(f"{self.prefix}/{TRAINER_LOG}", history)
         print(f"Checkpoint> Saving in path={self.prefix}/model/{ref.name}", flush=True)
+
+    def _in_evaluation(self) -> list[str]:
+        """The previous checkpoint while worker 0 may still evaluate it (it could become best)."""
+        previous = self._previous
+        if previous is None or not self.evaluates:
+            return []
+        last = CheckpointBook(self.store, self.prefix).read().last
+        evaluated = None if last is None else parse_checkpoint_name(last.name)
+        if evaluated is not None and evaluated.number >= previous.number:
+            return []
+        return [previous.name]
 
     def _gather(
         self, iteration: int, workers: int, started: float
     ) -> tuple[list[EpisodeArrays], float] | None:
         """The episodes of ``iteration`` (SYNC) or of any pending batches (ASYNC), and the
         seconds spent waiting for them. Each batch is loaded as soon as it arrives, so only the
-        last one is loaded after the wait."""
+        last one is loaded after the wait; when every batch is unusable the workers are asked
+        to replay the iteration, a bounded number of times."""
         first_arrival = None
         episodes_wanted = self.hyperparameters.num_episodes_between_training
         share = max(episodes_wanted // workers, 1)  # episodes in one worker's batch (ASYNC)
         episodes: list[EpisodeArrays] = []
         arrived, busy_seconds, waiting_since = 0, 0.0, time.monotonic()
+        unusable_rounds = 0
         while True:
             keys = self._pending_batches(iteration)
             loading_started = time.monotonic()
@@ -256,11 +317,35 @@ class Trainer:
                         self.settings.rollout_timeout_s,
                     )
                 if episodes:
+                    if unusable_rounds:
+                        self.publisher.clear_replay()
                     return episodes, now - waiting_since - busy_seconds
+                unusable_rounds += 1
+                self._replay(iteration, unusable_rounds)
                 first_arrival, arrived = None, 0
             if self._out_of_time(started):
                 return None
             time.sleep(POLL_S)
+
+    def _replay(self, iteration: int, attempt: int) -> None:
+        """Every batch of ``iteration`` was unusable: have it played again, a bounded number of
+        times (ASYNC workers keep playing anyway)."""
+        if attempt > MAX_REPLAYS:
+            raise TrainerError(
+                f"every episode batch of iteration {iteration} was unusable {attempt} times in "
+                f"a row (see the warnings above for why); the store at {self.store.url} may be "
+                "damaged or full. Check its free space, then restart the training: it resumes "
+                "from the last checkpoint."
+            )
+        log.warning(
+            "iteration %d: no usable episode batch; asking the workers to replay it "
+            "(attempt %d of %d)",
+            iteration,
+            attempt,
+            MAX_REPLAYS,
+        )
+        if self.settings.sync is SyncType.SYNC:
+            self.publisher.request_replay(iteration, attempt)
 
     def _pending_batches(self, iteration: int) -> list[str]:
         base = f"{self.prefix}/episodes"
@@ -350,7 +435,10 @@ def _progress(episode: EpisodeArrays) -> float:
 def main() -> int:
     exit_with_parent()
     location = store_location()
-    return Trainer(open_store(location.url), location.prefix, os.environ).run()
+    try:
+        return Trainer(open_store(location.url), location.prefix, os.environ).run()
+    except TrainerError as error:
+        return report_deterministic_failure(str(error))
 
 
 if __name__ == "__main__":

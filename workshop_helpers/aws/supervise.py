@@ -11,13 +11,16 @@ asks for the jobs' state:
   (it would wait for episodes until its time limit).
 
 A rollout job that dies is not replaced (a new job needs minutes to start); the trainer goes on
-with the other workers once ``ROLLOUT_TIMEOUT_S`` has passed, as it does locally.
+with the other workers once ``ROLLOUT_TIMEOUT_S`` has passed, as it does locally. A rollout job
+that failed for a reason a restart cannot fix (its FailureReason says so; see
+``markov.failure_report``) ends the training at once, with that reason, as it does locally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markov.failure_report import is_deterministic_reason
 from workshop_helpers.aws.status import JobInfo
 
 
@@ -34,6 +37,12 @@ def decide(trainer: JobInfo, rollouts: list[JobInfo], training_finished: bool) -
     running = [job for job in rollouts if job.active]
     if trainer.status in ("Failed", "Stopped") and running:
         return Decision(running, f"the trainer is {trainer.status.lower()}")
+    hopeless = [job for job in rollouts if is_deterministic_reason(job.failure_reason)]
+    if hopeless and (trainer.active or running):
+        others = [job for job in [trainer, *running] if job.active]
+        return Decision(others, hopeless[0].failure_reason)
     if trainer.active and rollouts and not running and not training_finished:
-        return Decision([trainer], "no rollout worker is left to play episodes")
+        failed = [job for job in rollouts if job.failure_reason]
+        cause = f" ({failed[-1].failure_reason})" if failed else ""
+        return Decision([trainer], f"no rollout worker is left to play episodes{cause}")
     return None

@@ -78,10 +78,13 @@ class LocalBackend:
         if result_file.exists():
             result = json.loads(result_file.read_text())
             code = result["exit_code"]
-            state = {0: "completed", 130: "stopped"}.get(code, "failed")
+            state = {0: "completed", 130: "stopped", 143: "stopped"}.get(code, "failed")
             detail = f"{result['iterations']} iterations in {result['wall_seconds']:.0f} s"
+            if result.get("cause"):
+                detail += f"; {result['cause']}"
             return [JobState("training", state, detail)]
-        return [JobState("training", "failed", "the runner ended without a result; see logs")]
+        said = _last_line(experiment.folder / "training.log") or "see logs"
+        return [JobState("training", "failed", f"the runner ended without a result: {said}")]
 
     def stop_training(self, experiment: Experiment) -> list[JobState]:
         """Interrupt the runner, which stops every worker, and wait for it."""
@@ -191,6 +194,14 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> int:
         )
     _processes[process.pid] = process
     return process.pid
+
+
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a log (e.g. the runner's refusal), or ''."""
+    if not path.exists():
+        return ""
+    lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def _alive(pid: int) -> bool:

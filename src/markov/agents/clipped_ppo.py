@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,8 +247,14 @@ class ClippedPPOAgent:
 
     # ----- learning ---------------------------------------------------------------------------
 
-    def update(self, episodes: Sequence[Episode]) -> dict[str, float]:
-        """One policy-update iteration on complete episodes; returns averaged statistics."""
+    def update(
+        self, episodes: Sequence[Episode], stop: Callable[[], bool] | None = None
+    ) -> dict[str, float]:
+        """One policy-update iteration on complete episodes; returns averaged statistics.
+
+        ``stop`` is asked after every epoch; when it returns True the remaining epochs are
+        skipped, so a time limit is honoured within one epoch (at least one epoch runs).
+        """
         observations, actions = self._batch_tensors(episodes)
         old_log_probs, old_values = self._score_without_gradients(observations, actions)
 
@@ -259,7 +265,11 @@ class ClippedPPOAgent:
         order = torch.as_tensor(self._numpy_rng.permutation(num_transitions), device=self.device)
         totals: dict[str, torch.Tensor] = {}
         num_steps = 0
+        epochs = 0
         for _ in range(self.hyperparameters.num_epochs):
+            if epochs and stop is not None and stop():
+                break
+            epochs += 1
             for start in range(0, num_transitions - size + 1, size):
                 rows = order[start : start + size]
                 step_stats = self._gradient_step(
