@@ -118,7 +118,8 @@ def test_an_iteration_whose_batches_are_all_corrupt_is_replayed(tmp_path, caplog
         assert ref.number == 0
         save_episode_batch(store, key, [episode()])
         thread.join(HANG_S)
-    assert len(gathered[0]) == 1
+    episodes, _idle_seconds = gathered[0]
+    assert len(episodes) == 1
     assert "skipping episode batch" in caplog.text
     assert "asking the workers to replay it (attempt 1 of 3)" in caplog.text
     assert not store.exists("replay/model/.replay")

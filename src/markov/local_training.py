@@ -63,7 +63,7 @@ class RunStopped(Exception):
 
 
 def outcome_label(exit_code: int) -> str:
-    """"Finished", "Stopped" or "Failed": what the summary and the result file say."""
+    """The word the summary and the result file use: Finished, Stopped or Failed."""
     if exit_code == 0:
         return "Finished"
     return "Stopped" if exit_code in EXIT_STOPPED else "Failed"
