@@ -233,7 +233,12 @@ class RolloutWorker:
                 deterministic=True,
                 evaluation=True,
                 live=live,
-                status={"iteration": iteration, "worker": self.worker, "phase": "evaluation"},
+                status={
+                    "iteration": iteration,
+                    "worker": self.worker,
+                    "episode": max(episode, 1),
+                    "phase": "evaluation",
+                },
             )
             results.append(record)
             metrics.add_episode(
@@ -290,14 +295,16 @@ def play_episode(
         total += reward
         if simtrace is not None:
             simtrace.add_row(info["simtrace"])
-        if live is not None and live.due():
+        finished = terminated or truncated
+        # the episode's last frame is always published: after training it is the one shown
+        if live is not None and (finished or live.due()):
             camera = next((v for k, v in observation.items() if v.ndim == 3), None)
             live.publish(
                 camera,
                 env.render(),
                 {**(status or {}), "step": len(rewards), "progress": info["params"]["progress"]},
             )
-        if terminated or truncated:
+        if finished:
             break
     arrays = EpisodeArrays(
         observations={name: np.stack(values) for name, values in observations.items()},
