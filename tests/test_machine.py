@@ -19,11 +19,16 @@ def test_a_big_machine_is_limited_by_its_cores() -> None:
     assert recommended_workers(cores=8, memory_bytes=64 * GIB) == 7
 
 
-def test_the_default_sagemaker_notebook_instance_is_limited_by_its_memory() -> None:
-    # ml.t3.medium: 2 vCPU and 4 GiB; the cores alone would allow one worker
+def test_sagemaker_notebook_instances_are_limited_by_their_cores() -> None:
+    # ml.t3.medium: 2 vCPU and 4 GiB, which would hold 4 workers (2.7 GiB measured)
+    assert workers_for_memory(4 * GIB) == 4
     assert recommended_workers(cores=2, memory_bytes=4 * GIB) == 1
     # ml.t3.xlarge: 4 vCPU and 16 GiB: three workers, one core each
     assert recommended_workers(cores=4, memory_bytes=16 * GIB) == 3
+
+
+def test_many_cores_in_4_gib_are_limited_by_the_memory() -> None:
+    assert recommended_workers(cores=16, memory_bytes=4 * GIB) == 4
 
 
 def test_many_cores_with_little_memory_get_what_the_memory_holds() -> None:

@@ -289,6 +289,7 @@ def play_episode(
         action = agent.act_one(observation, deterministic=deterministic)
         for name, value in observation.items():
             observations[name].append(value)
+        acted_on = observation
         observation, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         rewards.append(reward)
@@ -296,9 +297,12 @@ def play_episode(
         if simtrace is not None:
             simtrace.add_row(info["simtrace"])
         finished = terminated or truncated
-        # the episode's last frame is always published: after training it is the one shown
+        # Each episode's end is always published: after training it is the frame shown. The
+        # camera then shows the last frame the network acted on (the terminal frame, often a
+        # view of the grass after leaving the track, is never an input).
         if live is not None and (finished or live.due()):
-            camera = next((v for k, v in observation.items() if v.ndim == 3), None)
+            shown = acted_on if finished else observation
+            camera = next((v for v in shown.values() if v.ndim == 3), None)
             live.publish(
                 camera,
                 env.render(),
