@@ -83,7 +83,8 @@ PROBLEMS_JS = """(widgetFallbacks) => {
     const room = select.clientWidth - parseFloat(style.paddingLeft)
       - parseFloat(style.paddingRight);
     if (textWidth(select, option.text) > room) {
-      problems.push({kind: 'cut-off label', cell: cellOf(select), text: option.text});
+      problems.push({kind: 'cut-off label', cell: cellOf(select),
+                     text: option.text.replace(/\u00a0/g, ' ')});
     }
   }
   for (const table of document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output table')) {
@@ -202,8 +203,23 @@ def scroll_through(page: Page, screenshots: Path, name: str) -> list[Path]:
         page.wait_for_timeout(300)
 
 
+def settle_widgets(page: Page) -> None:
+    """Give widget views time to draw; one still loading at the limit is reported as a problem."""
+    try:
+        wait_for(
+            page,
+            """() => ![...document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')]
+                .some(out => (out.innerText || '').includes('Loading widget'))""",
+            OPEN_LIMIT_S,
+            "the widgets to draw",
+        )
+    except TimeoutError:
+        pass  # find_problems names each widget still loading
+
+
 def find_problems(page: Page) -> list[Problem]:
     """Everything on the page an attendee should not see (see the module docstring)."""
+    settle_widgets(page)
     found = [Problem(**item) for item in page.evaluate(PROBLEMS_JS, list(WIDGET_FALLBACKS))]
     problems = [problem for problem in found if problem.kind != "text/plain"]
     problems += [

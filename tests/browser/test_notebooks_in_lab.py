@@ -53,6 +53,9 @@ def test_the_checks_catch_a_broken_notebook(
         "display({'text/plain': \"ToggleButtons(description='Run on', options=('a', 'b'))\"}, "
         "raw=True)",
         "display(Image(data=b'not a png', format='png'))",
+        "import ipywidgets\n"
+        "ipywidgets.Dropdown(options=['a label far too long for its box'], "
+        "layout=ipywidgets.Layout(width='120px'))",
         "1 / 0",
         "print('never runs')",
     ]
@@ -67,7 +70,10 @@ def test_the_checks_catch_a_broken_notebook(
         kinds = {problem.kind: problem for problem in cells_not_run(page) + find_problems(page)}
     finally:
         shut_down_kernels(lab)
-    assert set(kinds) >= {"widget shown as text", "broken image", "error output", "cell not run"}
+    assert set(kinds) >= {
+        "widget shown as text", "broken image", "cut-off label", "error output", "cell not run"
+    }
+    assert kinds["cut-off label"].text == "a label far too long for its box"
     assert "ZeroDivisionError" in kinds["error output"].text
     assert kinds["cell not run"].text.startswith("print('never runs')")
 
