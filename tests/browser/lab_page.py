@@ -20,6 +20,8 @@ OPEN_LIMIT_S = 300.0
 RUN_LIMIT_S = 2400.0
 """How long one notebook may run at the small budget; only a hang takes this long."""
 POLL_S = 1.0
+RETRY_S = 30.0
+"""How long a click on Run All Cells may take to start a cell before it is clicked again."""
 
 WIDGET_CLASSES = sorted(
     name
@@ -147,7 +149,7 @@ def run_all_cells(page: Page, limit_s: float = RUN_LIMIT_S) -> None:
     kernel is idle. Past ``limit_s`` it fails naming the cells still running.
     """
     click_menu(page, "Edit", "Clear Outputs of All Cells")
-    click_menu(page, "Run", "Run All Cells")
+    start_running(page, min(limit_s, OPEN_LIMIT_S))
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         cells = page.evaluate(CELL_STATE_JS)
@@ -163,6 +165,27 @@ def run_all_cells(page: Page, limit_s: float = RUN_LIMIT_S) -> None:
         f"waited {limit_s:.0f} s for the kernel to go idle after Run All Cells; still running: "
         + ("; ".join(running) or "no cell shows [*], but the kernel stayed busy")
     )
+
+
+def start_running(page: Page, limit_s: float) -> None:
+    """Click Run > Run All Cells until the first code cell shows ``[*]`` or its count.
+
+    A notebook whose kernel is still connecting ignores the command without queueing any cell
+    (every prompt stays ``[ ]``), so clicking again cannot run a cell twice.
+    """
+    started_js = r"""() => {
+      const prompt = document.querySelector('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt');
+      return prompt !== null && /\[(\*|\d+)\]/.test(prompt.innerText);
+    }"""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        click_menu(page, "Run", "Run All Cells")
+        try:
+            wait_for(page, started_js, min(RETRY_S, max(deadline - time.monotonic(), 1)), "")
+            return
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"waited {limit_s:.0f} s for Run All Cells to start the first code cell")
 
 
 def cells_not_run(page: Page) -> list[Problem]:

@@ -38,6 +38,16 @@ def open_in_lab(page: Page, lab: LabServer, relative: str) -> None:
     page.keyboard.press("Control+b")
 
 
+def run_all(page: Page, screenshots: Path, name: str, limit_s: float = RUN_LIMIT_S) -> None:
+    """``run_all_cells``, keeping a screenshot of the page when the run does not end."""
+    try:
+        run_all_cells(page, limit_s)
+    except TimeoutError:
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshots / f"{name}-still-running.png"))
+        raise
+
+
 def report(problems: list) -> str:
     return "\n".join(f"  - {problem}" for problem in problems)
 
@@ -65,7 +75,7 @@ def test_the_checks_catch_a_broken_notebook(
     nbformat.write(notebook, broken)
     try:
         open_in_lab(page, lab, "broken/broken.ipynb")
-        run_all_cells(page)
+        run_all(page, screenshots, "broken")
         scroll_through(page, screenshots, "broken")
         kinds = {problem.kind: problem for problem in cells_not_run(page) + find_problems(page)}
     finally:
@@ -106,7 +116,7 @@ def test_notebook_runs_cleanly_in_jupyterlab(
         open_in_lab(page, lab, f"notebooks/{name}")
         scroll_through(page, screenshots, f"{stem}-stored")
         stored = find_problems(page)
-        run_all_cells(page)
+        run_all(page, screenshots, stem)
         scroll_through(page, screenshots, f"{stem}-run")
         problems = cells_not_run(page) + find_problems(page)
         if not problems and name in AFTER_RUN:
