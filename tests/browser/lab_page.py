@@ -297,23 +297,23 @@ def add_cell_and_run(page: Page, source: str) -> str:
     page.keyboard.press("b")
     page.keyboard.press("Enter")
     page.keyboard.type(source)
-    page.keyboard.press("Shift+Enter")
-    expect_js(
-        page,
-        """() => {
-          const cells = document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell');
-          const cell = cells[cells.length - 1];
-          return /\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').innerText) &&
-                 cell.querySelector('.jp-OutputArea-output') !== null;
-        }""",
-        f"the added cell {source!r} to run and print",
-    )
-    return page.evaluate(
-        """() => {
-          const cells = document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell');
-          return cells[cells.length - 1].querySelector('.jp-OutputArea').innerText;
-        }"""
-    )
+    page.keyboard.press("Shift+Enter")  # runs it (and adds an empty cell below)
+    added_output_js = """(source) => {
+      const cell = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell')].find(
+        c => c.querySelector('.jp-InputArea-editor').innerText.trim() === source);
+      if (!cell || !/\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').innerText)) {
+        return null;
+      }
+      const output = cell.querySelector('.jp-OutputArea-output');
+      return output === null ? null : output.innerText;
+    }"""
+    deadline = time.monotonic() + OPEN_LIMIT_S
+    while time.monotonic() < deadline:
+        output = page.evaluate(added_output_js, source)
+        if output is not None:
+            return output
+        time.sleep(POLL_S)
+    raise AssertionError(f"waited {OPEN_LIMIT_S:.0f} s for the added cell {source!r} to print")
 
 
 def expect_js(page: Page, condition_js: str, what: str, limit_s: float = OPEN_LIMIT_S) -> None:

@@ -22,6 +22,7 @@ from tests.browser.lab_page import (
     open_notebook,
     run_all_cells,
     scroll_through,
+    settle_widgets,
 )
 from tests.browser.lab_server import LabServer, shut_down_kernels
 
@@ -114,13 +115,17 @@ def test_notebook_runs_cleanly_in_jupyterlab(
     stem = name.removesuffix(".ipynb")
     try:
         open_in_lab(page, lab, f"notebooks/{name}")
+        # stored widgets draw once the kernel has connected (their state is in the notebook)
+        settle_widgets(page)
         scroll_through(page, screenshots, f"{stem}-stored")
         stored = find_problems(page)
         run_all(page, screenshots, stem)
+        settle_widgets(page)
         scroll_through(page, screenshots, f"{stem}-run")
         problems = cells_not_run(page) + find_problems(page)
         if not problems and name in AFTER_RUN:
             AFTER_RUN[name](page)
+            page.screenshot(path=str(screenshots / f"{stem}-after-interaction.png"))
     finally:
         shut_down_kernels(lab)
     assert not stored, f"{name} before running (stored outputs) shows:\n{report(stored)}"
