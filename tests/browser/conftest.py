@@ -34,6 +34,8 @@ CHROMIUM_FLAGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 1600}
 MARKER = "browser"
+ACTION_LIMIT_S = 300.0
+"""How long one page load or click may take (Playwright's own default is 30 s)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,6 +114,9 @@ def browser_context(scratch: Path) -> Iterator[BrowserContext]:
             headless=True,
             viewport=VIEWPORT,
         )
+        # a busy machine can take minutes to load JupyterLab; only a hang waits this long
+        context.set_default_timeout(ACTION_LIMIT_S * 1000)
+        context.set_default_navigation_timeout(ACTION_LIMIT_S * 1000)
         try:
             yield context
         finally:

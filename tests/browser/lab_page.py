@@ -137,7 +137,15 @@ def wait_for(page: Page, condition_js: str, limit_s: float, what: str) -> None:
 
 
 def click_menu(page: Page, menu: str, item: str) -> None:
-    """Click ``item`` in the menu bar's ``menu`` (as an attendee would)."""
+    """Click ``item`` in the menu bar's ``menu`` (as an attendee would).
+
+    A JupyterLab dialog in the way (a kernel error, say) fails the click with the dialog's text.
+    """
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        raise AssertionError(
+            f"a JupyterLab dialog blocks {menu} > {item}: {dialog.first.inner_text()!r}"
+        )
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
 
