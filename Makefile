@@ -4,14 +4,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-busy test-aws-modes aws-smoke notebooks bench lab clean tracks
+KERNEL_NAME := deepracer-workshop
+KERNEL_DISPLAY := DeepRacer workshop (Python 3)
+TORCH_VERSION := 2.13.0
+# PyTorch's own index of CPU-only wheels, an EXTRA source: where it cannot be reached, pip
+# still finds the same version on PyPI (or a local wheel) after one short retry.
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+CHROMIUM_HELP := the browser test needs Chromium: on Debian/Ubuntu run \
+	'sudo apt-get install chromium'; elsewhere install Chromium and set DR_CHROMIUM=/path/to/it
+
+.PHONY: run test test-busy test-aws-modes aws-smoke browser-test notebooks bench kernel lab clean tracks
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	@# A CPU wheel of torch 2.13.0 is what the workshop machines carry; ask for exactly that
-	@# version when no torch is installed so pip never pulls multi-GB CUDA wheels.
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0"
+	@# Where no torch is installed, ask for the CPU build first so pip never pulls the
+	@# multi-GB CUDA wheels by accident; a torch that is already there (a GPU build) is kept.
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet --timeout 20 \
+		--retries 1 --extra-index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
@@ -24,6 +34,7 @@ test: $(STAMP)
 	$(PY) -m pytest --nbval notebooks
 	@# the same notebooks on the AWS backend, against a moto server whose jobs run locally
 	DR_TEST_AWS=1 $(PY) -m pytest --nbval-lax notebooks
+	$(MAKE) browser-test
 
 # make test while eight busy loops compete for the cores (the suite must not need idle CPUs)
 test-busy: $(STAMP)
@@ -41,6 +52,13 @@ test-aws-modes: $(STAMP)
 aws-smoke: $(STAMP)
 	$(PY) -m workshop_helpers.aws.smoke
 
+# Every notebook run through JupyterLab in headless Chromium, as an attendee runs it.
+# Screenshots of each notebook go to build/browser-test/.
+browser-test: $(STAMP)
+	@test -n "$$DR_CHROMIUM" || command -v chromium >/dev/null 2>&1 \
+		|| command -v chromium-browser >/dev/null 2>&1 || { echo "$(CHROMIUM_HELP)"; exit 1; }
+	$(PY) -m pytest -m browser tests/browser
+
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py
 
@@ -53,8 +71,15 @@ notebooks: $(STAMP)
 tracks: $(STAMP)
 	$(PY) -m markov.tracks.fetch
 
+# The environment as a Jupyter kernel of its own (e.g. on a SageMaker notebook instance), and
+# the notebooks trusted, so their stored widgets draw before a cell is run.
+kernel: $(STAMP)
+	$(PY) -m ipykernel install --user --name $(KERNEL_NAME) --display-name "$(KERNEL_DISPLAY)"
+	$(PY) -m jupyter trust notebooks/*.ipynb
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(PY) -m jupyter trust notebooks/*.ipynb
+	$(PY) -m jupyterlab notebooks
 
 clean:
 	rm -rf build runs .pytest_cache

@@ -27,6 +27,8 @@ def execute(path: Path) -> float:
         notebook,
         kernel_name="python3",
         timeout=TIMEOUT_PER_CELL_S,
+        # the widgets' state goes into the notebook, so pickers draw before a cell is run
+        store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     nbformat.write(notebook, path)

@@ -122,7 +122,7 @@ def test_the_environment_check_passes_here_with_seven_rows() -> None:
         "numpy",
         "torch",
         "compute",
-        "CPU cores",
+        "cores and memory",
         "engine (markov)",
         "budget",
     ]

@@ -191,7 +191,7 @@ def test_run_layout_groups_keys_by_top_level_folder():
     ):
         store.put_text(f"{prefix}/{key}", "x")
     table = run_layout(experiment)
-    rows = {row["folder or file"]: row for row in table.to_dict("records")}
+    rows = {row["folder or file"]: row for row in table.frame.to_dict("records")}
     assert list(rows) == ["1/", "model/", "reward_function.py"]
     assert rows["model/"]["files"] == 2
     assert rows["model/"]["example"] == "model/0_Step-0.ckpt.safetensors"

@@ -131,3 +131,37 @@ def test_live_grid_opens_a_store_url(tmp_path: Path) -> None:
 
     publish_frames(grid.store, PREFIX, 0, camera_frame(), topdown_frame(), STATUS)
     assert grid.frames(0).camera is not None
+
+
+def test_grid_names_the_episode_of_an_evaluation_frame(store: ModelStore) -> None:
+    status = {**STATUS, "phase": "evaluation"}
+    publish_frames(store, PREFIX, 0, camera_frame(), topdown_frame(), status)
+    (text,) = LiveGrid(store, PREFIX, 1).render().axes[2].texts
+    assert "episode   41 (evaluation)" in text.get_text()
+
+
+def test_a_worker_publishes_the_last_frame_of_every_episode(store: ModelStore) -> None:
+    from markov.checkpoints import build_agent
+    from markov.environment.deepracer_racetrack_env import DeepRacerRacetrackEnv
+    from markov.environment.model_metadata import load_model_metadata
+    from markov.live_frames import LiveFramePublisher
+    from markov.presets.preset import Hyperparameters
+    from markov.rollout_worker import play_episode
+
+    metadata = {
+        "action_space": [{"steering_angle": 30, "speed": 1.0}],
+        "sensor": ["FRONT_FACING_CAMERA"],
+        "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+        "version": "5",
+    }
+    env = DeepRacerRacetrackEnv("Workshop_Oval", model_metadata=metadata, render_mode="rgb_array")
+    agent = build_agent(load_model_metadata(metadata), Hyperparameters(), seed=0)
+    # due only once: without the end-of-episode frame the first step's frame would stay shown
+    live = LiveFramePublisher(store, PREFIX, 0, interval_s=1e9)
+    record = play_episode(env, agent, deterministic=True, live=live, status={"episode": 3})
+
+    grid = LiveGrid(store, PREFIX, 1)
+    frames = grid.frames(0)
+    assert frames.status["step"] == record.steps > 1
+    assert frames.status["episode"] == 3
+    assert frames.camera is not None and frames.camera.std() > 0  # a real picture, not blank

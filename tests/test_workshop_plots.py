@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 from matplotlib.patches import FancyArrow, Rectangle
 
@@ -218,3 +219,18 @@ def test_plot_training_progress_averages_per_iteration() -> None:
 def test_plot_training_progress_without_episodes_says_so() -> None:
     reward_ax, _ = plot_training_progress([]).axes
     assert texts_of(reward_ax) == ["no episodes yet"]
+
+
+def test_plot_training_progress_keeps_the_first_points_clear_and_counts_whole_iterations() -> None:
+    rows = [metrics_row(1, 1, 10, 10, "training"), metrics_row(2, 2, 20, 20, "training")]
+    figure = plot_training_progress(rows)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in figure.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert not legend.overlaps(ax.get_window_extent(renderer)), "legend covers the plot"
+    progress_ax = figure.axes[1]
+    low, high = progress_ax.get_xlim()
+    shown = [tick for tick in progress_ax.get_xticks() if low <= tick <= high]
+    assert shown and all(float(tick).is_integer() for tick in shown)

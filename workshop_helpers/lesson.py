@@ -19,6 +19,12 @@ import pandas as pd
 
 from workshop_helpers.budget import workshop_budget
 from workshop_helpers.experiment import BACKENDS
+from workshop_helpers.machine import (
+    KERNEL_AND_TRAINER_MIB,
+    WORKER_MIB,
+    recommended_workers,
+    total_memory_bytes,
+)
 
 MIN_PYTHON = (3, 11)
 SMOKE_TRACK = "Workshop_Oval"
@@ -44,8 +50,9 @@ class LessonTable:
 
     def _repr_html_(self) -> str:
         table = self.frame.to_html(border=0, escape=True)
+        # cells wrap their text, so a wide last column stays inside the notebook's width
         return f'<div style="text-align:left">{table}</div>'.replace(
-            "<td>", '<td style="text-align:left">'
+            "<td>", '<td style="text-align:left; white-space:normal">'
         )
 
 
@@ -235,9 +242,14 @@ def _check_device() -> tuple[str, bool, str]:
 
 def _check_cores() -> tuple[str, bool, str]:
     cores = os.cpu_count() or 1
-    workers = max(1, cores - 1)
-    note = f"up to {workers} rollout worker(s) can drive in parallel (one core each)"
-    return str(cores), True, note
+    memory = total_memory_bytes()
+    workers = recommended_workers(cores, memory)
+    found = f"{cores} cores" + ("" if memory is None else f", {memory / 2**30:.1f} GiB memory")
+    note = (
+        f"use up to {workers} rollout worker(s): one core and about {WORKER_MIB} MiB each, "
+        f"{KERNEL_AND_TRAINER_MIB} MiB for the notebook and the trainer"
+    )
+    return found, True, note
 
 
 def _check_engine() -> tuple[str, bool, str]:
@@ -267,7 +279,7 @@ _CHECKS: tuple[tuple[str, Callable[[], tuple[str, bool, str]], str], ...] = (
     ("numpy", _check_numpy, REINSTALL),
     ("torch", _check_torch, "install the project again: make run (it installs a CPU torch)"),
     ("compute", _check_device, "torch is needed to find the compute device"),
-    ("CPU cores", _check_cores, ""),
+    ("cores and memory", _check_cores, ""),
     ("engine (markov)", _check_engine, REINSTALL),
     ("budget", _check_budget, "set DR_WORKSHOP_BUDGET to full or small, or unset it"),
 )

@@ -23,6 +23,7 @@ from workshop_helpers.experiment import (
     list_experiments,
     new_experiment,
 )
+from workshop_helpers.lesson import LessonTable
 from workshop_helpers.model_config import HYPERPARAMETERS_FILE, MODEL_METADATA_FILE
 from workshop_helpers.training import trainer_iterations
 
@@ -169,8 +170,11 @@ def speed_comparison(runs: Mapping[str, Experiment], skip_first: bool = True) ->
     return table
 
 
-def run_layout(experiment: Experiment) -> pd.DataFrame:
-    """The top-level folders and files of the run in its store: file count, an example, meaning."""
+def run_layout(experiment: Experiment) -> LessonTable:
+    """The top-level folders and files of the run in its store: file count, an example, meaning.
+
+    A table shown in full (``.frame`` is the DataFrame): its last column is a sentence.
+    """
     prefix = experiment.prefix
     keys = experiment.open_store().list(prefix)
     groups: dict[str, list[str]] = {}
@@ -188,7 +192,7 @@ def run_layout(experiment: Experiment) -> pd.DataFrame:
                 "what it holds": _meaning(folder.rstrip("/")),
             }
         )
-    return pd.DataFrame(rows)
+    return LessonTable(rows)
 
 
 def _meaning(name: str) -> str:

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path
+from matplotlib.ticker import MaxNLocator
 from shapely.geometry.polygon import orient
 
 from markov.environment.action_space import (
@@ -206,7 +207,9 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
     iteration = (episode - 1) // episodes per iteration, the largest ``trial`` value.
     """
     rows = list(metrics_rows["metrics"] if isinstance(metrics_rows, Mapping) else metrics_rows)
-    figure, (reward_ax, progress_ax) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    figure, (reward_ax, progress_ax) = plt.subplots(
+        2, 1, figsize=(11, 6.5), sharex=True, layout="constrained"
+    )
     if not rows:
         reward_ax.text(
             0.5, 0.5, "no episodes yet", ha="center", va="center", transform=reward_ax.transAxes
@@ -266,10 +269,13 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
     progress_ax.set_ylabel("progress (%)")
     progress_ax.set_ylim(0, 105)
     progress_ax.set_xlabel("iteration")
+    # iterations are whole numbers, even when only one has run (0 and 1 are then the ticks)
+    progress_ax.set_xlim(left=0)
+    progress_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (reward_ax, progress_ax):
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
-    figure.tight_layout()
+        # beside the axes, so the legend never hides the first iterations' points
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=8)
     return _finish(figure)
 
 

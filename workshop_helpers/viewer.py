@@ -161,7 +161,8 @@ def _status_text(status: Mapping[str, Any] | None) -> str:
         return WAITING_TEXT
     lines = [
         f"iteration {status.get('iteration', '?')}",
-        f"episode   {status.get('episode', '?')}",
+        f"episode   {status.get('episode', '?')}"
+        + (" (evaluation)" if status.get("phase") == "evaluation" else ""),
         f"step      {status.get('step', '?')}",
     ]
     progress = status.get("progress")

@@ -40,11 +40,21 @@ SENSOR_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Stereo cameras + sector LIDAR", ("STEREO_CAMERAS", "SECTOR_LIDAR")),
 )
 NETWORK_LABELS: dict[str, str] = {
-    "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW": "3-layer CNN (shallow, the default)",
-    "DEEP_CONVOLUTIONAL_NETWORK": "5-layer CNN",
-    "DEEP_CONVOLUTIONAL_NETWORK_DEEP": "Deep CNN (4 convolutions + 2 dense layers)",
+    "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW": "Shallow: 3 convolutions (the default)",
+    "DEEP_CONVOLUTIONAL_NETWORK": "Standard: 4 convolutions + 1 dense layer",
+    "DEEP_CONVOLUTIONAL_NETWORK_DEEP": "Deep: 4 convolutions + 2 dense layers",
 }
+"""The names notebook 01's text uses (Shallow, Standard, Deep), with what each network holds."""
 THUMBNAIL_WIDTH_PX = 360
+FIT_TEXT = {"description_width": "initial"}
+"""Widget style: the description takes the room its text needs instead of a fixed width."""
+BUTTONS_FIT_TEXT = {**FIT_TEXT, "button_width": "max-content"}
+"""ToggleButtons style: each button as wide as its label, so no label is cut off."""
+
+
+def fitting_layout() -> widgets.Layout:
+    """A layout as wide as the widget's longest choice (a dropdown shows its whole label)."""
+    return widgets.Layout(width="max-content")
 
 
 class TrackPicker:
@@ -57,7 +67,13 @@ class TrackPicker:
                 f"default track {default!r} is not in the picker; use one of "
                 f"{', '.join(value for _, value in options)}"
             )
-        self.dropdown = widgets.Dropdown(options=options, value=default, description="Track")
+        self.dropdown = widgets.Dropdown(
+            options=options,
+            value=default,
+            description="Track",
+            style=FIT_TEXT,
+            layout=fitting_layout(),
+        )
         self.picture = widgets.Image(format="png", width=THUMBNAIL_WIDTH_PX)
         self.caption = widgets.HTML()
         self.widget = widgets.VBox([self.dropdown, self.picture, self.caption])
@@ -143,23 +159,37 @@ def track_picker(default: str = DEFAULT_TRACK) -> TrackPicker:
 def race_type_picker(default: str = "TIME_TRIAL") -> widgets.ToggleButtons:
     """Pick the race type (TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT)."""
     return widgets.ToggleButtons(
-        options=race_type_options(), value=default, description="Race type"
+        options=race_type_options(), value=default, description="Race type", style=BUTTONS_FIT_TEXT
     )
 
 
 def backend_picker(default: str = "local") -> widgets.ToggleButtons:
     """Pick where to train: "local" (this machine) or "aws" (SageMaker)."""
-    return widgets.ToggleButtons(options=backend_options(), value=default, description="Run on")
+    return widgets.ToggleButtons(
+        options=backend_options(), value=default, description="Run on", style=BUTTONS_FIT_TEXT
+    )
 
 
 def sensor_picker(default: tuple[str, ...] = ("FRONT_FACING_CAMERA",)) -> widgets.Dropdown:
     """Pick the car's sensors; ``.value`` is a tuple of model_metadata sensor names."""
-    return widgets.Dropdown(options=sensor_options(), value=tuple(default), description="Sensors")
+    return widgets.Dropdown(
+        options=sensor_options(),
+        value=tuple(default),
+        description="Sensors",
+        style=FIT_TEXT,
+        layout=fitting_layout(),
+    )
 
 
 def network_picker(default: str = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW") -> widgets.Dropdown:
     """Pick the neural network; ``.value`` is the model_metadata ``neural_network`` value."""
-    return widgets.Dropdown(options=network_options(), value=default, description="Network")
+    return widgets.Dropdown(
+        options=network_options(),
+        value=default,
+        description="Network",
+        style=FIT_TEXT,
+        layout=fitting_layout(),
+    )
 
 
 @lru_cache(maxsize=32)

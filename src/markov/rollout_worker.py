@@ -262,7 +262,12 @@ class RolloutWorker:
                 deterministic=True,
                 evaluation=True,
                 live=live,
-                status={"iteration": iteration, "worker": self.worker, "phase": "evaluation"},
+                status={
+                    "iteration": iteration,
+                    "worker": self.worker,
+                    "episode": max(episode, 1),
+                    "phase": "evaluation",
+                },
             )
             results.append(record)
             metrics.add_episode(
@@ -313,20 +318,26 @@ def play_episode(
         action = agent.act_one(observation, deterministic=deterministic)
         for name, value in observation.items():
             observations[name].append(value)
+        acted_on = observation
         observation, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         rewards.append(reward)
         total += reward
         if simtrace is not None:
             simtrace.add_row(info["simtrace"])
-        if live is not None and live.due():
-            camera = next((v for k, v in observation.items() if v.ndim == 3), None)
+        finished = terminated or truncated
+        # Each episode's end is always published: after training it is the frame shown. The
+        # camera then shows the last frame the network acted on (the terminal frame, often a
+        # view of the grass after leaving the track, is never an input).
+        if live is not None and (finished or live.due()):
+            shown = acted_on if finished else observation
+            camera = next((v for v in shown.values() if v.ndim == 3), None)
             live.publish(
                 camera,
                 env.render(),
                 {**(status or {}), "step": len(rewards), "progress": info["params"]["progress"]},
             )
-        if terminated or truncated:
+        if finished:
             break
     arrays = EpisodeArrays(
         observations={name: np.stack(values) for name, values in observations.items()},

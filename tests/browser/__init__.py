@@ -1,0 +1,1 @@
+"""The browser test of the workshop (a package, so its conftest is not the module `conftest`)."""
