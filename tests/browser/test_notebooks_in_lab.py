@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.lab_page import (
+from .lab_page import (
     RUN_LIMIT_S,
     cells_not_run,
     exercise_pickers,
@@ -24,7 +24,7 @@ from tests.browser.lab_page import (
     scroll_through,
     settle_widgets,
 )
-from tests.browser.lab_server import LabServer, shut_down_kernels
+from .lab_server import LabServer, shut_down_kernels
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(RUN_LIMIT_S + 900)]
 
