@@ -18,16 +18,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from markov.environment.model_metadata import default_model_metadata
 from markov.metrics import read_training_metrics, training_metrics_key
-from markov.presets.preset import Hyperparameters
-from markov.run_inputs import params_key_of_worker, write_run_inputs
-from markov.store import open_store
+from markov.presets.preset import SYNC_TYPE_VARIABLE, Hyperparameters
+from markov.run_inputs import (
+    MODEL_METADATA,
+    TRAINING_PARAMS,
+    params_key_of_worker,
+    read_params,
+    write_run_inputs,
+)
+from markov.store import ModelStore, open_store
 from markov.store.folder import FolderStore
 from markov.sync import CheckpointBook, CheckpointPublisher, CheckpointReader
 
@@ -36,6 +42,7 @@ MAX_WORKER_RESTARTS = 5
 POLL_S = 0.5
 STOP_GRACE_S = 10.0
 WORKERLESS_GRACE_S = 60.0
+WORKER_MODULES = {"trainer": "markov.training_worker", "rollout": "markov.rollout_worker"}
 
 
 class RunnerError(RuntimeError):
@@ -150,27 +157,17 @@ class LocalTrainingRun:
         # flags of an earlier run on this prefix would make fresh workers exit at once
         CheckpointPublisher(self.store, self.prefix).clear_run_flags()
         base = self._base_env()
-        trainer = Child(
-            "trainer",
-            [sys.executable, "-m", "markov.training_worker"],
-            base,
-            logs / "trainer.log",
-        )
-        self._children = [trainer]
-        for index in range(self.workers):
-            env = {
-                **base,
-                "ROLLOUT_IDX": str(index),
-                "S3_YAML_NAME": params_key_of_worker(self.store, self.prefix, index),
-            }
-            self._children.append(
-                Child(
-                    f"rollout-{index}",
-                    [sys.executable, "-m", "markov.rollout_worker"],
-                    env,
-                    logs / f"rollout-{index}.log",
-                )
+        jobs = worker_environments(self.store, self.prefix, self.workers, self.extra_env)
+        self._children = [
+            Child(
+                name,
+                [sys.executable, "-m", WORKER_MODULES[name.split("-")[0]]],
+                {**base, **env},
+                logs / f"{name}.log",
             )
+            for name, env in jobs.items()
+        ]
+        trainer = self._children[0]
         for child in self._children:
             child.start()
         idle_since: float | None = None
@@ -256,19 +253,15 @@ class LocalTrainingRun:
 
     # ------------------------------------------------------------------ reporting
     def _base_env(self) -> dict[str, str]:
+        """This process's environment and the plumbing of a child process (not the job's)."""
         env = dict(os.environ)
         env.update(
             {
-                "MODEL_STORE_URL": self.store.url,
-                "SAGEMAKER_SHARED_S3_PREFIX": self.prefix,
-                "NUM_WORKERS": str(self.workers),
-                "S3_YAML_NAME": f"{self.prefix}/training_params.yaml",
                 "PYTHONUNBUFFERED": "1",
                 "DR_PARENT_PID": str(os.getpid()),
                 "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1"),
             }
         )
-        env.update(self.extra_env)
         return env
 
     def iteration_history(self) -> list[dict[str, Any]]:
@@ -330,6 +323,42 @@ class LocalTrainingRun:
         )
 
 
+def worker_environments(
+    store: ModelStore, prefix: str, workers: int, extra_env: Mapping[str, str] | None = None
+) -> dict[str, dict[str, str]]:
+    """The simapp variables each process of a local run starts with: ``trainer``, then
+    ``rollout-<ROLLOUT_IDX>`` for every rollout worker, each with its own YAML
+    (``training_params_<i>.yaml`` where the run has one) and that YAML's track and model
+    metadata. ``extra_env`` (limits, a SYNC override) goes to every process."""
+    prefix = prefix.strip("/")
+    shared = {
+        "MODEL_STORE_URL": store.url,
+        "SAGEMAKER_SHARED_S3_PREFIX": prefix,
+        "NUM_WORKERS": str(workers),
+    }
+    jobs = {"trainer": {**shared, **_yaml_variables(store, prefix, f"{prefix}/{TRAINING_PARAMS}")}}
+    for index in range(workers):
+        yaml_key = params_key_of_worker(store, prefix, index)
+        jobs[f"rollout-{index}"] = {
+            **shared,
+            **_yaml_variables(store, prefix, yaml_key),
+            "ROLLOUT_IDX": str(index),
+        }
+    return {name: {**env, **(extra_env or {})} for name, env in jobs.items()}
+
+
+def _yaml_variables(store: ModelStore, prefix: str, yaml_key: str) -> dict[str, str]:
+    """S3_YAML_NAME and the track and model metadata it names (as the AWS jobs get them)."""
+    params = read_params(store, yaml_key) if store.exists(yaml_key) else {}
+    variables = {"S3_YAML_NAME": yaml_key}
+    if params.get("WORLD_NAME"):
+        variables["WORLD_NAME"] = str(params["WORLD_NAME"])
+    variables["MODEL_METADATA_FILE_S3_KEY"] = str(
+        params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+    )
+    return variables
+
+
 def prepare_default_inputs(store_dir: str, prefix: str, workers: int, track: str) -> None:
     """Write default inputs (workshop model, hyperparameters, centre-line reward) if missing."""
     write_run_inputs(
@@ -354,14 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="stop once an in-training evaluation episode reaches this progress (e.g. 100)",
     )
-    parser.add_argument("--sync-type", choices=["SYNC", "ASYNC"], default="SYNC")
+    parser.add_argument(
+        "--sync-type",
+        choices=["SYNC", "ASYNC"],
+        help="override SYNC_TYPE of markov/presets/preset.py for this run",
+    )
     parser.add_argument("--rollout-timeout", type=float, help="seconds to wait for late workers")
     return parser
 
 
 def runner_env(args: argparse.Namespace) -> dict[str, str]:
     """Environment variables for the children from the command-line options."""
-    env = {"DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE": args.sync_type}
+    env = {} if args.sync_type is None else {SYNC_TYPE_VARIABLE: args.sync_type}
     if args.max_time is not None:
         env["MAX_TRAINING_TIME_S"] = str(args.max_time)
     if args.stop_at_eval_progress is not None:

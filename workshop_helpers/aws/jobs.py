@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from markov.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S
+from markov.one_job import own_worker_params, worker_envs
 from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, params_key_of_worker, read_params
 from markov.store import ModelStore
 from workshop_helpers.aws.config import ONE_JOB, AwsSettings
@@ -139,6 +140,24 @@ def training_specs(
             )
         )
     return specs
+
+
+def worker_environments(
+    experiment: Experiment,
+    settings: AwsSettings,
+    request: TrainingRequest,
+    store: ModelStore,
+    now: float | None = None,
+) -> dict[str, dict[str, str]]:
+    """What each process of the training starts with (``trainer``, ``rollout-<ROLLOUT_IDX>``):
+    in multi-job mode each job's Environment, in one-job mode the one job's Environment as
+    ``markov.one_job`` hands it to each of its processes. Built by ``training_specs``, the code
+    that creates the jobs."""
+    specs = training_specs(experiment, settings, request, store, attempt=1, now=now)
+    if settings.job_mode == ONE_JOB:
+        own = own_worker_params(store, experiment.prefix, request.num_workers)
+        return dict(worker_envs(specs[0].environment, own))
+    return {spec.job.label: dict(spec.environment) for spec in specs}
 
 
 def _training_spec(
