@@ -32,6 +32,7 @@ from workshop_helpers.aws.session import AwsSetupError, error_code, explain
 from workshop_helpers.backends.base import (
     EvaluationRequest,
     TrainingRequest,
+    evaluation_job_params,
     write_evaluation_params,
 )
 from workshop_helpers.bundle import BUNDLE_KEY
@@ -213,19 +214,17 @@ def evaluation_spec(
     """The job of one evaluation (``markov.evaluation_worker``'s environment variables)."""
     environment = {
         "MODEL_STORE_URL": settings.store_url,
-        "MODEL_S3_PREFIX": experiment.prefix,
-        "WORLD_NAME": request.world_name,
-        "NUMBER_OF_TRIALS": str(request.number_of_trials),
-        "EVAL_CHECKPOINT": request.checkpoint,
+        # every evaluation setting travels in the job's own YAML, as on the local backend
+        "S3_YAML_NAME": write_evaluation_params(
+            experiment, evaluation_id, evaluation_job_params(request)
+        ),
         "EVALUATION_ID": evaluation_id,
+        "WORLD_NAME": request.world_name,  # the same values as the YAML's, for the console
+        "NUMBER_OF_TRIALS": str(request.number_of_trials),
         "APP_REGION": settings.region,
         "BUNDLE_S3_KEY": f"{experiment.prefix}/{BUNDLE_KEY}",
         "DR_WORKER": "evaluation_worker",
     }
-    if request.params:  # world keys travel in the job's own YAML, as on the local backend
-        environment["S3_YAML_NAME"] = write_evaluation_params(
-            experiment, evaluation_id, request.params
-        )
     hyperparameters = {
         "s3_bucket": settings.bucket,
         "s3_prefix": experiment.prefix,

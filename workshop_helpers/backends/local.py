@@ -25,6 +25,7 @@ from workshop_helpers.backends.base import (
     JobState,
     TrainingRequest,
     evaluation_ids,
+    evaluation_job_params,
     write_evaluation_params,
 )
 from workshop_helpers.experiment import Experiment
@@ -94,16 +95,11 @@ class LocalBackend:
         for request, evaluation_id in zip(requests, ids, strict=True):
             env = {
                 "MODEL_STORE_URL": experiment.store_url,
-                "MODEL_S3_PREFIX": experiment.prefix,
-                "WORLD_NAME": request.world_name,
-                "NUMBER_OF_TRIALS": str(request.number_of_trials),
-                "EVAL_CHECKPOINT": request.checkpoint,
+                "S3_YAML_NAME": write_evaluation_params(
+                    experiment, evaluation_id, evaluation_job_params(request)
+                ),
                 "EVALUATION_ID": evaluation_id,
             }
-            if request.params:
-                env["S3_YAML_NAME"] = write_evaluation_params(
-                    experiment, evaluation_id, request.params
-                )
             log = experiment.folder / f"evaluation-{evaluation_id}.log"
             pid = _spawn([sys.executable, "-m", "markov.evaluation_worker"], env, log)
             jobs[evaluation_id] = {
