@@ -3,6 +3,8 @@ SYNC setting, noise keys of the training YAML and a reward parameter of one's ow
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from markov import local_training
@@ -54,7 +56,7 @@ def write_inputs(store_dir, prefix: str, workers: int, reward: str | None = None
 class _Recorded:
     """A Popen stand-in that records the child's environment and has already exited."""
 
-    started: list[dict[str, str]] = []
+    started: ClassVar[list[dict[str, str]]] = []
 
     def __init__(self, command, env, **_kwargs) -> None:
         self.pid = 0
@@ -110,7 +112,7 @@ def test_trainer_and_rollout_worker_follow_the_presets_sync_type(tmp_path, monke
 
 
 def test_a_bad_sync_override_names_the_variable_and_the_preset() -> None:
-    with pytest.raises(WorkerConfigError, match="DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE.*preset"):
+    with pytest.raises(WorkerConfigError, match=r"DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE.*preset"):
         sync_type({preset.SYNC_TYPE_VARIABLE: "sometimes"})
 
 

@@ -202,8 +202,9 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
     """Training curves from the ``metrics`` rows of a training metrics JSON.
 
     Top: reward per episode (thin) and mean reward per iteration (thick); bottom: mean progress
-    per iteration. Training and evaluation use different colours. The x axis counts iterations:
-    iteration = (episode - 1) // episodes per iteration, the largest ``trial`` value.
+    per iteration. Training and evaluation use different colours. The x axis counts iterations
+    from 0, as the checkpoints and the trainer's table do: iteration = (episode - 1) // episodes
+    per iteration, the largest ``trial`` value.
     """
     rows = list(metrics_rows["metrics"] if isinstance(metrics_rows, Mapping) else metrics_rows)
     figure, (reward_ax, progress_ax) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
@@ -226,7 +227,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
         mean_progress = [progress[iterations == i].mean() for i in done]
         if phase == "training":
             reward_ax.plot(
-                episodes / per_iteration,
+                (episodes - 1) / per_iteration,
                 rewards,
                 color=color,
                 linewidth=0.7,
@@ -235,7 +236,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
             )
         else:
             reward_ax.plot(
-                iterations + 1,
+                iterations,
                 rewards,
                 color=color,
                 linestyle="none",
@@ -244,7 +245,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
                 label="evaluation: reward per episode",
             )
         reward_ax.plot(
-            done + 1,
+            done,
             mean_reward,
             color=color,
             linewidth=2.5,
@@ -253,7 +254,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
             label=f"{phase}: mean reward per iteration",
         )
         progress_ax.plot(
-            done + 1,
+            done,
             mean_progress,
             color=color,
             linewidth=2.5,

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import yaml
+
 from markov.metrics import evaluation_metrics_key
-from markov.run_inputs import dump_params
 from workshop_helpers.experiment import Experiment
 
 
@@ -130,8 +131,24 @@ def write_evaluation_params(
     many = isinstance(prefixes, list)
     body["METRICS_S3_OBJECT_KEY"] = metrics if many else metrics[0]
     body["SIMTRACE_S3_PREFIX"] = simtraces if many else simtraces[0]
-    experiment.open_store().put_text(key, dump_params(body))
+    experiment.open_store().put_text(key, _dump_job_yaml(body))
     return key
+
+
+def _dump_job_yaml(params: Mapping[str, Any]) -> str:
+    """Every value as a string, as ``dump_params`` writes them, with per-car lists (a
+    head-to-head race) kept as YAML lists of strings."""
+    body = {
+        key: [_as_text(item) for item in value] if isinstance(value, list) else _as_text(value)
+        for key, value in params.items()
+    }
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def evaluation_params_key(prefix: str, evaluation_id: str) -> str:
