@@ -204,7 +204,8 @@ def test_plot_training_progress_averages_per_iteration() -> None:
     per_episode = rewards["training: reward per episode"]
     np.testing.assert_allclose(per_episode.get_ydata(), [10, 20, 30, 40, 60, 80])
     mean_training = rewards["training: mean reward per iteration"]
-    np.testing.assert_allclose(mean_training.get_xdata(), [1, 2])
+    np.testing.assert_allclose(mean_training.get_xdata(), [0, 1])  # 0-based, as checkpoints
+    assert per_episode.get_xdata().min() == 0 and per_episode.get_xdata().max() < 2
     np.testing.assert_allclose(mean_training.get_ydata(), [20, 60])
     assert mean_training.get_linewidth() > per_episode.get_linewidth()
     np.testing.assert_allclose(

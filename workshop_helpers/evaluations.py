@@ -4,23 +4,40 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from IPython.display import HTML
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from markov.metrics import evaluation_metrics_key
+from markov.environment.world_config import WorldConfig
+from markov.evaluation_worker import read_evaluation_yaml
+from markov.metrics import RESET_COUNT_FIELDS, STATUS_LABELS, evaluation_metrics_key
+from markov.run_inputs import RunInputError
 from markov.simtrace import read_simtrace
 from markov.video import inline_html
 from workshop_helpers.backends import EvaluationRequest, JobState, get_backend
+from workshop_helpers.backends.base import evaluation_params_key
 from workshop_helpers.budget import workshop_budget
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.plotting import plot_track
 from workshop_helpers.waiting import timeout_message
+from workshop_helpers.yaml_params import (
+    EVALUATION_PARAMS,
+    evaluation_params_for,
+    head_to_head_params_for,
+)
 
 REQUESTS_FILE = "evaluations.json"
+_STATUS_OF_LABEL = {label: status for status, label in STATUS_LABELS.items()}
+_NOT_WORLD_KEYS = frozenset(
+    {"MODEL_S3_PREFIX", "EVAL_CHECKPOINT", "METRICS_S3_OBJECT_KEY", "REWARD_FILE_S3_KEY"}
+)
+"""Keys of an evaluation YAML that the worker uses itself (``markov.evaluation_worker``)."""
 
 
 def start_evaluations(
@@ -28,26 +45,75 @@ def start_evaluations(
     tracks: str | list[str] | None = None,
     trials: int | None = None,
     checkpoint: str = "best",
-    **params: str,
+    params: Mapping[str, Any] | None = None,
+    **overrides: str,
 ) -> list[JobState]:
-    """One evaluation job per track, all in parallel (``params``: evaluation YAML keys)."""
+    """One evaluation job per track, all in parallel, each reading the evaluation YAML.
+
+    ``params`` is that YAML (default: ``runs/<id>/evaluation_params.yaml`` when the notebook
+    wrote it, else ``evaluation_params_for(experiment)``), ``overrides`` are YAML keys on top.
+    Every job's YAML is this one with only its track, trials, checkpoint and file keys filled
+    in (``evaluation_yaml`` shows it). ``trials`` defaults to the YAML's NUMBER_OF_TRIALS.
+    """
     names = [tracks] if isinstance(tracks, str) else list(tracks or [experiment.world_name])
+    settings = dict(params) if params is not None else evaluation_params_of(experiment)
+    settings.update({key: str(value) for key, value in overrides.items()})
+    count = trials or int(settings.get("NUMBER_OF_TRIALS") or workshop_budget().evaluation_trials)
+    requests = [
+        EvaluationRequest(name, count, checkpoint=checkpoint, params=settings) for name in names
+    ]
+    return _start(experiment, requests)
+
+
+def start_head_to_head(
+    experiments: Sequence[Experiment],
+    track: str | None = None,
+    trials: int | None = None,
+    checkpoint: str = "best",
+    **overrides: str,
+) -> JobState:
+    """Race the models of two or more experiments on one track in one evaluation job, filmed
+    in one video; the job and its results belong to the first experiment."""
     budget = workshop_budget()
     count = trials or budget.evaluation_trials
-    merged = {**budget.evaluation_params, **params}
-    requests = [
-        EvaluationRequest(name, count, checkpoint=checkpoint, params=merged) for name in names
-    ]
+    world = track or experiments[0].world_name
+    params = head_to_head_params_for(experiments, world, count, **overrides)
+    request = EvaluationRequest(world, count, checkpoint=checkpoint, params=params)
+    return _start(experiments[0], [request], models=[e.prefix for e in experiments])[0]
+
+
+def _start(
+    experiment: Experiment, requests: list[EvaluationRequest], models: list[str] | None = None
+) -> list[JobState]:
     jobs = get_backend(experiment).start_evaluations(experiment, requests)
     recorded = _requests(experiment)
     for job, request in zip(jobs, requests, strict=True):
         recorded[_evaluation_id(job)] = {
             "world_name": request.world_name,
             "trials": request.number_of_trials,
+            **({"models": models} if models else {}),
         }
     path = experiment.folder / REQUESTS_FILE
     path.write_text(json.dumps(recorded, indent=2))
     return jobs
+
+
+def evaluation_params_of(experiment: Experiment) -> dict[str, Any]:
+    """The notebook's ``runs/<id>/evaluation_params.yaml``, else ``evaluation_params_for``."""
+    path = experiment.input_path(EVALUATION_PARAMS)
+    if path.is_file():
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return {str(key): value for key, value in loaded.items()}
+    return evaluation_params_for(
+        experiment, number_of_trials=workshop_budget().evaluation_trials
+    )
+
+
+def evaluation_yaml(experiment: Experiment, evaluation_id: str | None = None) -> dict[str, Any]:
+    """The YAML an evaluation job's worker reads (default: the latest evaluation)."""
+    evaluation_id = evaluation_id or _latest(experiment)
+    key = evaluation_params_key(experiment.prefix, evaluation_id)
+    return read_evaluation_yaml(experiment.open_store(), key)
 
 
 def wait_for_evaluations(
@@ -108,28 +174,78 @@ def _evaluation_id(job: JobState) -> str:
 
 
 def evaluation_table(experiment: Experiment) -> pd.DataFrame:
-    """One row per trial of every evaluation: completion, lap time with penalties, resets."""
+    """One row per trial of every evaluation of the model alone (head-to-head races are in
+    ``race_table``): completion, lap time with the penalty time in it, how the trial ended."""
     store = experiment.open_store()
     rows = []
     for evaluation_id, request in sorted(_requests(experiment).items()):
+        if "models" in request:
+            continue
         key = evaluation_metrics_key(experiment.prefix, evaluation_id)
         if not store.exists(key):
             continue
+        world = _world_of(experiment, evaluation_id)
         for metric in store.get_json(key)["metrics"]:
             rows.append(
-                {
-                    "evaluation": evaluation_id,
-                    "track": request["world_name"],
-                    "trial": metric["trial"],
-                    "completion %": metric["completion_percentage"],
-                    "lap time (s)": metric["elapsed_time_in_milliseconds"] / 1000.0,
-                    "status": metric["episode_status"],
-                    "off track": metric["off_track_count"],
-                    "crashes": metric["crash_count"],
-                    "resets": metric["reset_count"],
-                }
+                {"evaluation": evaluation_id, "track": request["world_name"]}
+                | _trial_row(metric, world)
             )
     return pd.DataFrame(rows)
+
+
+def race_table(experiment: Experiment, evaluation_id: str | None = None) -> pd.DataFrame:
+    """One row per car and trial of a head-to-head race (default: the latest)."""
+    races = {k: v for k, v in _requests(experiment).items() if "models" in v}
+    if not races:
+        raise LookupError(f"No head-to-head race of {experiment.id} yet: run start_head_to_head.")
+    evaluation_id = evaluation_id or max(races)
+    store = experiment.open_store()
+    world = _world_of(experiment, evaluation_id)
+    rows = []
+    for prefix in races[evaluation_id]["models"]:
+        key = evaluation_metrics_key(prefix, evaluation_id)
+        metrics = store.get_json(key)["metrics"] if store.exists(key) else []
+        rows += [{"model": prefix} | _trial_row(metric, world) for metric in metrics]
+    return pd.DataFrame(rows)
+
+
+def _trial_row(metric: Mapping[str, Any], world: WorldConfig) -> dict[str, Any]:
+    """A trial's columns; a lap finished after resets says so, with the seconds they cost."""
+    status, resets = metric["episode_status"], metric["reset_count"]
+    if status == "Lap complete" and resets:
+        status = f"Lap complete after {resets} reset{'s' if resets != 1 else ''}"
+    return {
+        "trial": metric["trial"],
+        "completion %": metric["completion_percentage"],
+        "lap time (s)": metric["elapsed_time_in_milliseconds"] / 1000.0,
+        "penalty (s)": round(penalty_seconds(metric, world), 1),
+        "status": status,
+        "off track": metric["off_track_count"],
+        "crashes": metric["crash_count"],
+        "resets": resets,
+    }
+
+
+def penalty_seconds(metric: Mapping[str, Any], world: WorldConfig) -> float:
+    """Seconds a trial waited after its resets (part of its lap time): each reset's penalty of
+    the evaluation's YAML, except the reset that ended the trial, which is not waited out."""
+    total = sum(
+        metric[field] * world.penalty_for(status) for status, field in RESET_COUNT_FIELDS.items()
+    )
+    ending = _STATUS_OF_LABEL.get(metric["episode_status"])
+    if ending in RESET_COUNT_FIELDS and metric[RESET_COUNT_FIELDS[ending]] > 0:
+        total -= world.penalty_for(ending)
+    return float(total)
+
+
+def _world_of(experiment: Experiment, evaluation_id: str) -> WorldConfig:
+    """The world settings the evaluation's worker read from its YAML."""
+    try:
+        settings = evaluation_yaml(experiment, evaluation_id)
+    except RunInputError:  # an evaluation started before the jobs had their own YAML
+        settings = {}
+    world = {key: value for key, value in settings.items() if key not in _NOT_WORLD_KEYS}
+    return WorldConfig.from_params(world, evaluation=True)
 
 
 def plot_evaluation_paths(experiment: Experiment, evaluation_id: str | None = None) -> Figure:
@@ -162,6 +278,13 @@ def lap_video(experiment: Experiment, evaluation_id: str | None = None) -> HTML:
         evaluation_id = chosen.sort_values("lap time (s)").iloc[0]["evaluation"]
     key = f"{experiment.prefix}/mp4/evaluation-{evaluation_id}.mp4"
     return HTML(inline_html(experiment.open_store().get_bytes(key), width=480))
+
+
+def _latest(experiment: Experiment) -> str:
+    requests = _requests(experiment)
+    if not requests:
+        raise LookupError(f"No evaluation of {experiment.id} yet: run start_evaluations first.")
+    return max(requests)
 
 
 def _requests(experiment: Experiment) -> dict[str, dict]:

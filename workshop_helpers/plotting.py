@@ -203,8 +203,9 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
     """Training curves from the ``metrics`` rows of a training metrics JSON.
 
     Top: reward per episode (thin) and mean reward per iteration (thick); bottom: mean progress
-    per iteration. Training and evaluation use different colours. The x axis counts iterations:
-    iteration = (episode - 1) // episodes per iteration, the largest ``trial`` value.
+    per iteration. Training and evaluation use different colours. The x axis counts iterations
+    from 0, as the checkpoints and the trainer's table do: iteration = (episode - 1) // episodes
+    per iteration, the largest ``trial`` value.
     """
     rows = list(metrics_rows["metrics"] if isinstance(metrics_rows, Mapping) else metrics_rows)
     figure, (reward_ax, progress_ax) = plt.subplots(
@@ -229,7 +230,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
         mean_progress = [progress[iterations == i].mean() for i in done]
         if phase == "training":
             reward_ax.plot(
-                episodes / per_iteration,
+                (episodes - 1) / per_iteration,
                 rewards,
                 color=color,
                 linewidth=0.7,
@@ -238,7 +239,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
             )
         else:
             reward_ax.plot(
-                iterations + 1,
+                iterations,
                 rewards,
                 color=color,
                 linestyle="none",
@@ -247,7 +248,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
                 label="evaluation: reward per episode",
             )
         reward_ax.plot(
-            done + 1,
+            done,
             mean_reward,
             color=color,
             linewidth=2.5,
@@ -256,7 +257,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
             label=f"{phase}: mean reward per iteration",
         )
         progress_ax.plot(
-            done + 1,
+            done,
             mean_progress,
             color=color,
             linewidth=2.5,

@@ -10,9 +10,10 @@ from tqdm.auto import tqdm
 
 from markov.metrics import read_training_metrics, training_metrics_key
 from markov.run_inputs import read_hyperparameters
-from workshop_helpers.backends import JobState, TrainingRequest, get_backend
+from workshop_helpers.backends import JobState, get_backend
 from workshop_helpers.budget import Budget, workshop_budget
 from workshop_helpers.experiment import Experiment
+from workshop_helpers.job_environment import training_request
 from workshop_helpers.plotting import plot_training_progress
 from workshop_helpers.viewer import LiveGrid
 from workshop_helpers.waiting import (
@@ -27,13 +28,7 @@ def start_training(
     experiment: Experiment, workers: int = 1, budget: Budget | None = None, **extra_env: str
 ) -> list[JobState]:
     """Start the trainer and ``workers`` rollout workers; refused while a training runs."""
-    budget = budget or workshop_budget()
-    request = TrainingRequest(
-        num_workers=workers,
-        max_time_s=budget.max_training_time_s,
-        stop_at_eval_progress=budget.stop_at_eval_progress,
-        extra_env=extra_env,
-    )
+    request = training_request(workers, budget, **extra_env)
     return get_backend(experiment).start_training(experiment, request)
 
 

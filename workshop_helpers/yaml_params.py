@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -24,10 +24,17 @@ import yaml
 from markov.environment.objects import check_objects_fit
 from markov.environment.world_config import PASS_THROUGH_KEYS, WorldConfig, WorldConfigError
 from markov.metrics import evaluation_metrics_key
-from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, dump_params, training_params
+from markov.run_inputs import (
+    MODEL_METADATA,
+    TRAINING_PARAMS,
+    dump_params,
+    read_params,
+    training_params,
+)
 from markov.simtrace import format_run_timestamp
 from markov.tracks import available_tracks, load_track
 from markov.tracks.official import resolve_route_file
+from workshop_helpers.budget import workshop_budget
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.paths import artifacts_dir
 
@@ -41,6 +48,26 @@ RACE_TYPE_DEFAULTS: dict[str, dict[str, str]] = {
     "HEAD_TO_BOT": {"NUMBER_OF_BOT_CARS": "3"},
 }
 """What the workshop changes in the template for each race type it trains."""
+
+RACE_WORLD_KEYS = (
+    "RACE_TYPE",
+    "NUMBER_OF_OBSTACLES",
+    "MIN_DISTANCE_BETWEEN_OBSTACLES",
+    "RANDOMIZE_OBSTACLE_LOCATIONS",
+    "IS_OBSTACLE_BOT_CAR",
+    "OBSTACLE_TYPE",
+    "OBJECT_POSITIONS",
+    "NUMBER_OF_BOT_CARS",
+    "MIN_DISTANCE_BETWEEN_BOT_CARS",
+    "RANDOMIZE_BOT_CAR_LOCATIONS",
+    "BOT_CAR_SPEED",
+    "IS_LANE_CHANGE",
+    "LOWER_LANE_CHANGE_TIME",
+    "UPPER_LANE_CHANGE_TIME",
+    "LANE_CHANGE_DISTANCE",
+    "PENALTY_SECONDS",
+)
+"""Training keys that make the race a model was trained for; its evaluation keeps them."""
 
 ONE_CAR_LIST_KEYS = ("OBJECT_POSITIONS",)
 """List-valued keys of a one-car file; the engine reads them back from the written text."""
@@ -94,23 +121,39 @@ def training_params_for(
     return params
 
 
+def trained_world_params(experiment: Experiment) -> dict[str, str]:
+    """The race keys the experiment trained with (``RACE_WORLD_KEYS`` of its training YAML in
+    the store, else of ``runs/<id>/training_params.yaml``); {} before either exists."""
+    store, key = experiment.open_store(), f"{experiment.prefix}/{TRAINING_PARAMS}"
+    if store.exists(key):
+        trained: Mapping[str, Any] = read_params(store, key)
+    else:
+        path = experiment.input_path(TRAINING_PARAMS)
+        trained = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    return {key: trained[key] for key in RACE_WORLD_KEYS if key in trained}
+
+
 def evaluation_params_for(
     experiment: Experiment,
     world_name: str | None = None,
     number_of_trials: int = 3,
-    race_type: str = "TIME_TRIAL",
+    race_type: str | None = None,
     timestamp: datetime | str | None = None,
     **overrides: Any,
 ) -> dict[str, str]:
     """evaluation_params.yaml for this experiment's model, validated.
 
-    Results go where DRfC puts them, so deepracer-utils finds them next to the training files:
-    ``<prefix>/evaluation-<YYYYmmddHHMMSS>/`` (simtrace) and ``<prefix>/metrics/`` (metrics).
-    ``timestamp`` (default now, UTC) names that evaluation run; give the evaluation worker the
-    same stamp as ``EVALUATION_ID`` so its simtrace folder matches these keys.
+    The race is the one the model trained for: its race type and object settings
+    (``trained_world_params``) unless ``race_type`` names another; the workshop budget's
+    evaluation keys come next and ``overrides`` last. Results go where DRfC puts them, so
+    deepracer-utils finds them next to the training files: ``<prefix>/evaluation-<id>/``
+    (simtrace) and ``<prefix>/metrics/`` (metrics). ``timestamp`` (default now, UTC) names that
+    evaluation run; the evaluation jobs started from this YAML each fill in their own id.
     """
     prefix, bucket = experiment.prefix, experiment.bucket
     stamp = format_run_timestamp(timestamp or datetime.now(UTC))
+    trained = trained_world_params(experiment)
+    race_type = race_type or trained.get("RACE_TYPE") or "TIME_TRIAL"
     params = load_template("evaluation")
     params.update(
         {
@@ -125,8 +168,59 @@ def evaluation_params_for(
             "MP4_S3_BUCKET": bucket,
             "MP4_S3_OBJECT_PREFIX": f"{prefix}/{EVALUATION_MP4_FOLDER}",
             "NUMBER_OF_TRIALS": _as_yaml_string(number_of_trials),
-            "RACE_TYPE": race_type,
             **RACE_TYPE_DEFAULTS.get(race_type, {}),
+            **trained,
+            "RACE_TYPE": race_type,
+            **workshop_budget().evaluation_params,
+        }
+    )
+    params.update({key: _as_yaml_string(value) for key, value in overrides.items()})
+    validate_params(params)
+    return params
+
+
+def head_to_head_params_for(
+    experiments: Sequence[Experiment],
+    world_name: str | None = None,
+    number_of_trials: int = 3,
+    race_type: str = "HEAD_TO_MODEL",
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The head2head YAML for two or more experiments' models racing on one track, validated.
+
+    Per-car keys are lists in the order of ``experiments`` (the first model is the
+    experiment whose evaluations list the race); the world keys are one value for the race.
+    The models must live in one store, where the one evaluation job can read them all.
+    """
+    if len(experiments) < 2:
+        raise ParamsError(f"a head-to-head race needs two or more experiments, got {experiments!r}")
+    stores = {experiment.store_url for experiment in experiments}
+    if len(stores) > 1:
+        raise ParamsError(
+            f"the experiments keep their models in different stores ({', '.join(sorted(stores))}); "
+            "race models of one backend and store"
+        )
+    params = load_template("head2head")
+    count = len(experiments)
+    for key, value in params.items():
+        if isinstance(value, list):
+            params[key] = [value[index % len(value)] for index in range(count)]
+    params.update(
+        {
+            "WORLD_NAME": world_name or experiments[0].world_name,
+            "MODEL_S3_BUCKET": [e.bucket for e in experiments],
+            "MODEL_S3_PREFIX": [e.prefix for e in experiments],
+            "MODEL_METADATA_FILE_S3_KEY": [f"{e.prefix}/{MODEL_METADATA}" for e in experiments],
+            "METRICS_S3_BUCKET": [e.bucket for e in experiments],
+            "SIMTRACE_S3_BUCKET": [e.bucket for e in experiments],
+            "MP4_S3_BUCKET": [e.bucket for e in experiments],
+            "MP4_S3_OBJECT_PREFIX": [f"{e.prefix}/{EVALUATION_MP4_FOLDER}" for e in experiments],
+            "DISPLAY_NAME": [_racer_name(e) for e in experiments],
+            "RACER_NAME": [_racer_name(e) for e in experiments],
+            "MODEL_NAME": [e.id for e in experiments],
+            "NUMBER_OF_TRIALS": _as_yaml_string(number_of_trials),
+            "RACE_TYPE": race_type,
+            **workshop_budget().evaluation_params,
         }
     )
     params.update({key: _as_yaml_string(value) for key, value in overrides.items()})
@@ -270,6 +364,11 @@ def _check_world_name(world_name: Any) -> None:
 def _check_workers(num_workers: int) -> None:
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
         raise ParamsError(f"num_workers is {num_workers!r}; use a whole number of workers >= 1")
+
+
+def _racer_name(experiment: Experiment) -> str:
+    """The name part of the experiment id (``two-workers`` of ``two-workers-<time>-<hex>``)."""
+    return experiment.id.rsplit("-", 3)[0]
 
 
 def _as_yaml_string(value: Any) -> str:

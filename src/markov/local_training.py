@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,8 +30,9 @@ from typing import Any, TextIO
 from markov.environment.model_metadata import default_model_metadata
 from markov.failure_report import failure_headline, failure_summary
 from markov.metrics import read_training_metrics, training_metrics_key
-from markov.presets.preset import Hyperparameters
+from markov.presets.preset import SYNC_TYPE_VARIABLE, Hyperparameters
 from markov.run_inputs import (
+    MODEL_METADATA,
     TRAINING_PARAMS,
     dump_params,
     params_key_of_worker,
@@ -227,19 +228,17 @@ class LocalTrainingRun:
         # flags of an earlier run on this prefix would make fresh workers exit at once
         CheckpointPublisher(self.store, self.prefix).clear_run_flags()
         base = self._base_env()
-        trainer = Child("trainer", self.trainer_command(), base, logs / "trainer.log")
-        self._children = [trainer]
-        for index in range(self.workers):
-            env = {
-                **base,
-                "ROLLOUT_IDX": str(index),
-                "S3_YAML_NAME": params_key_of_worker(self.store, self.prefix, index),
-            }
-            self._children.append(
-                Child(
-                    f"rollout-{index}", self.rollout_command(), env, logs / f"rollout-{index}.log"
-                )
+        jobs = worker_environments(self.store, self.prefix, self.workers, self.extra_env)
+        self._children = [
+            Child(
+                name,
+                self.trainer_command() if name == "trainer" else self.rollout_command(),
+                {**base, **env},
+                logs / f"{name}.log",
             )
+            for name, env in jobs.items()
+        ]
+        trainer = self._children[0]
         for child in self._children:
             child.start()
         idle_since: float | None = None
@@ -352,19 +351,15 @@ class LocalTrainingRun:
 
     # ------------------------------------------------------------------ reporting
     def _base_env(self) -> dict[str, str]:
+        """This process's environment and the plumbing of a child process (not the job's)."""
         env = dict(os.environ)
         env.update(
             {
-                "MODEL_STORE_URL": self.store.url,
-                "SAGEMAKER_SHARED_S3_PREFIX": self.prefix,
-                "NUM_WORKERS": str(self.workers),
-                "S3_YAML_NAME": f"{self.prefix}/training_params.yaml",
                 "PYTHONUNBUFFERED": "1",
                 "DR_PARENT_PID": str(os.getpid()),
                 "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1"),
             }
         )
-        env.update(self.extra_env)
         return env
 
     def iteration_history(self) -> list[dict[str, Any]]:
@@ -484,6 +479,42 @@ def check_prefix_options(
     printer(f"--overwrite: {key} now has " + ", ".join(f"{k}={v}" for k, v in conflicts.items()))
 
 
+def worker_environments(
+    store: ModelStore, prefix: str, workers: int, extra_env: Mapping[str, str] | None = None
+) -> dict[str, dict[str, str]]:
+    """The simapp variables each process of a local run starts with: ``trainer``, then
+    ``rollout-<ROLLOUT_IDX>`` for every rollout worker, each with its own YAML
+    (``training_params_<i>.yaml`` where the run has one) and that YAML's track and model
+    metadata. ``extra_env`` (limits, a SYNC override) goes to every process."""
+    prefix = prefix.strip("/")
+    shared = {
+        "MODEL_STORE_URL": store.url,
+        "SAGEMAKER_SHARED_S3_PREFIX": prefix,
+        "NUM_WORKERS": str(workers),
+    }
+    jobs = {"trainer": {**shared, **_yaml_variables(store, prefix, f"{prefix}/{TRAINING_PARAMS}")}}
+    for index in range(workers):
+        yaml_key = params_key_of_worker(store, prefix, index)
+        jobs[f"rollout-{index}"] = {
+            **shared,
+            **_yaml_variables(store, prefix, yaml_key),
+            "ROLLOUT_IDX": str(index),
+        }
+    return {name: {**env, **(extra_env or {})} for name, env in jobs.items()}
+
+
+def _yaml_variables(store: ModelStore, prefix: str, yaml_key: str) -> dict[str, str]:
+    """S3_YAML_NAME and the track and model metadata it names (as the AWS jobs get them)."""
+    params = read_params(store, yaml_key) if store.exists(yaml_key) else {}
+    variables = {"S3_YAML_NAME": yaml_key}
+    if params.get("WORLD_NAME"):
+        variables["WORLD_NAME"] = str(params["WORLD_NAME"])
+    variables["MODEL_METADATA_FILE_S3_KEY"] = str(
+        params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+    )
+    return variables
+
+
 def prepare_default_inputs(store_dir: str, prefix: str, workers: int, track: str) -> None:
     """Write default inputs (workshop model, hyperparameters, centre-line reward) if missing."""
     write_run_inputs(
@@ -534,14 +565,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="stop once an in-training evaluation episode reaches this progress (e.g. 100)",
     )
-    parser.add_argument("--sync-type", choices=["SYNC", "ASYNC"], default="SYNC")
+    parser.add_argument(
+        "--sync-type",
+        choices=["SYNC", "ASYNC"],
+        help="override SYNC_TYPE of markov/presets/preset.py for this run",
+    )
     parser.add_argument("--rollout-timeout", type=float, help="seconds to wait for late workers")
     return parser
 
 
 def runner_env(args: argparse.Namespace) -> dict[str, str]:
     """Environment variables for the children from the command-line options."""
-    env = {"DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE": args.sync_type}
+    env = {} if args.sync_type is None else {SYNC_TYPE_VARIABLE: args.sync_type}
     if args.max_time is not None:
         env["MAX_TRAINING_TIME_S"] = str(args.max_time)
     if args.stop_at_eval_progress is not None:

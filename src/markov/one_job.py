@@ -23,7 +23,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from markov.run_inputs import worker_params_key
+from markov.run_inputs import read_params, worker_params_key
+from markov.store import ModelStore, open_store
 
 MAX_WORKER_RESTARTS = 3
 STOP_GRACE_S = 20.0
@@ -63,8 +64,14 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
 
-def worker_envs(env: Mapping[str, str], own_params: set[int]) -> list[tuple[str, dict[str, str]]]:
-    """(name, environment) of the trainer and of every rollout worker."""
+def worker_envs(
+    env: Mapping[str, str], own_params: Mapping[int, Mapping[str, str]]
+) -> list[tuple[str, dict[str, str]]]:
+    """(name, environment) of the trainer and of every rollout worker.
+
+    ``own_params``: the training_params_<i>.yaml of the workers that have one; such a worker
+    reads that file and gets its track and model metadata, not the job's.
+    """
     workers = int(env.get("NUM_WORKERS", "1"))
     prefix = env.get("SAGEMAKER_SHARED_S3_PREFIX", "").strip("/")
     base = {key: value for key, value in env.items() if key != "ROLLOUT_IDX"}
@@ -73,20 +80,27 @@ def worker_envs(env: Mapping[str, str], own_params: set[int]) -> list[tuple[str,
         child = {**base, "ROLLOUT_IDX": str(index)}
         if index in own_params:
             child["S3_YAML_NAME"] = worker_params_key(prefix, index)
+            for key in ("WORLD_NAME", "MODEL_METADATA_FILE_S3_KEY"):
+                if own_params[index].get(key):
+                    child[key] = str(own_params[index][key])
         children.append((f"rollout-{index}", child))
     return children
 
 
-def own_params_indices(env: Mapping[str, str]) -> set[int]:
-    """Rollout workers (index > 0) that have their own training_params_<i>.yaml in the store."""
-    from markov.store import open_store
+def own_worker_params(store: ModelStore, prefix: str, workers: int) -> dict[int, dict[str, str]]:
+    """The training_params_<i>.yaml of every rollout worker (index > 0) that has one."""
+    return {
+        index: read_params(store, worker_params_key(prefix, index))
+        for index in range(1, workers)
+        if store.exists(worker_params_key(prefix, index))
+    }
 
+
+def _own_params_of_job(env: Mapping[str, str]) -> dict[int, dict[str, str]]:
     bucket = env.get("SAGEMAKER_SHARED_S3_BUCKET", "")
     url = env.get("MODEL_STORE_URL") or f"s3://{bucket}"
     prefix = env.get("SAGEMAKER_SHARED_S3_PREFIX", "").strip("/")
-    store = open_store(url)
-    workers = int(env.get("NUM_WORKERS", "1"))
-    return {i for i in range(1, workers) if store.exists(worker_params_key(prefix, i))}
+    return own_worker_params(open_store(url), prefix, int(env.get("NUM_WORKERS", "1")))
 
 
 def run(env: Mapping[str, str]) -> int:
@@ -95,7 +109,7 @@ def run(env: Mapping[str, str]) -> int:
     children = [
         Worker(name, [sys.executable, "-m", module], child_env)
         for (name, child_env), module in zip(
-            worker_envs(env, own_params_indices(env)),
+            worker_envs(env, _own_params_of_job(env)),
             ["markov.training_worker"] + ["markov.rollout_worker"] * int(env["NUM_WORKERS"]),
             strict=True,
         )

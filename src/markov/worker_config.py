@@ -15,7 +15,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from markov.presets.preset import SyncType
+from markov.presets import preset
+from markov.presets.preset import SYNC_TYPE_VARIABLE, SyncType
 
 
 class WorkerConfigError(ValueError):
@@ -74,13 +75,17 @@ def float_variable(env: Mapping[str, str], name: str, default: float | None) -> 
 
 
 def sync_type(env: Mapping[str, str] = os.environ) -> SyncType:
-    """SYNC (default) or ASYNC from DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE."""
-    raw = env.get("DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE", "SYNC").strip().upper()
+    """The preset's ``SYNC_TYPE``, or SYNC / ASYNC from DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE
+    when the run's environment sets it (read at call time, so an edited preset counts)."""
+    raw = env.get(SYNC_TYPE_VARIABLE, "").strip().upper()
+    if not raw:
+        return preset.SYNC_TYPE
     try:
         return SyncType[raw]
     except KeyError:
         raise WorkerConfigError(
-            f"DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE is {raw!r}; use SYNC or ASYNC."
+            f"{SYNC_TYPE_VARIABLE} is {raw!r}; use SYNC or ASYNC, or unset it to use "
+            f"SYNC_TYPE of markov/presets/preset.py ({preset.SYNC_TYPE.name})."
         ) from None
 
 

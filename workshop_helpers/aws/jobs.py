@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from markov.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S
+from markov.one_job import own_worker_params, worker_envs
 from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, params_key_of_worker, read_params
 from markov.store import ModelStore
 from workshop_helpers.aws.config import ONE_JOB, AwsSettings
@@ -31,6 +32,7 @@ from workshop_helpers.aws.session import AwsSetupError, error_code, explain
 from workshop_helpers.backends.base import (
     EvaluationRequest,
     TrainingRequest,
+    evaluation_job_params,
     write_evaluation_params,
 )
 from workshop_helpers.bundle import BUNDLE_KEY
@@ -141,6 +143,24 @@ def training_specs(
     return specs
 
 
+def worker_environments(
+    experiment: Experiment,
+    settings: AwsSettings,
+    request: TrainingRequest,
+    store: ModelStore,
+    now: float | None = None,
+) -> dict[str, dict[str, str]]:
+    """What each process of the training starts with (``trainer``, ``rollout-<ROLLOUT_IDX>``):
+    in multi-job mode each job's Environment, in one-job mode the one job's Environment as
+    ``markov.one_job`` hands it to each of its processes. Built by ``training_specs``, the code
+    that creates the jobs."""
+    specs = training_specs(experiment, settings, request, store, attempt=1, now=now)
+    if settings.job_mode == ONE_JOB:
+        own = own_worker_params(store, experiment.prefix, request.num_workers)
+        return dict(worker_envs(specs[0].environment, own))
+    return {spec.job.label: dict(spec.environment) for spec in specs}
+
+
 def _training_spec(
     job: JobName,
     worker: str,
@@ -194,19 +214,17 @@ def evaluation_spec(
     """The job of one evaluation (``markov.evaluation_worker``'s environment variables)."""
     environment = {
         "MODEL_STORE_URL": settings.store_url,
-        "MODEL_S3_PREFIX": experiment.prefix,
-        "WORLD_NAME": request.world_name,
-        "NUMBER_OF_TRIALS": str(request.number_of_trials),
-        "EVAL_CHECKPOINT": request.checkpoint,
+        # every evaluation setting travels in the job's own YAML, as on the local backend
+        "S3_YAML_NAME": write_evaluation_params(
+            experiment, evaluation_id, evaluation_job_params(request)
+        ),
         "EVALUATION_ID": evaluation_id,
+        "WORLD_NAME": request.world_name,  # the same values as the YAML's, for the console
+        "NUMBER_OF_TRIALS": str(request.number_of_trials),
         "APP_REGION": settings.region,
         "BUNDLE_S3_KEY": f"{experiment.prefix}/{BUNDLE_KEY}",
         "DR_WORKER": "evaluation_worker",
     }
-    if request.params:  # world keys travel in the job's own YAML, as on the local backend
-        environment["S3_YAML_NAME"] = write_evaluation_params(
-            experiment, evaluation_id, request.params
-        )
     hyperparameters = {
         "s3_bucket": settings.bucket,
         "s3_prefix": experiment.prefix,

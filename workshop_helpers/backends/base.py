@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from markov.run_inputs import dump_params
+import yaml
+
+from markov.metrics import evaluation_metrics_key
 from workshop_helpers.experiment import Experiment
 
 
@@ -100,11 +102,55 @@ def evaluation_ids(requested: list[str], taken: set[str]) -> list[str]:
     return ids
 
 
+def evaluation_job_params(request: EvaluationRequest) -> dict[str, Any]:
+    """The request's YAML keys with its track, trials and checkpoint (one place for all three)."""
+    return {
+        **request.params,
+        "WORLD_NAME": request.world_name,
+        "NUMBER_OF_TRIALS": str(request.number_of_trials),
+        "EVAL_CHECKPOINT": request.checkpoint,
+    }
+
+
 def write_evaluation_params(
     experiment: Experiment, evaluation_id: str, params: Mapping[str, Any]
 ) -> str:
-    """Store one evaluation job's YAML (world keys such as RACE_TYPE); returns its key."""
-    key = f"{experiment.prefix}/evaluation_params_{evaluation_id}.yaml"
-    body = {**params, "MODEL_S3_PREFIX": experiment.prefix}
-    experiment.open_store().put_text(key, dump_params(body))
+    """Store one evaluation job's YAML, the file its worker reads (``S3_YAML_NAME``); returns
+    its key.
+
+    ``params`` is the notebook's evaluation YAML; only what names this job is filled in: the
+    model prefix (the experiment's unless ``params`` lists the models of a head-to-head race)
+    and, per model, where this evaluation's metrics and simtrace go.
+    """
+    key = evaluation_params_key(experiment.prefix, evaluation_id)
+    body = {"MODEL_S3_PREFIX": experiment.prefix, **params}
+    prefixes = body["MODEL_S3_PREFIX"]
+    models = prefixes if isinstance(prefixes, list) else [prefixes]
+    metrics = [evaluation_metrics_key(prefix, evaluation_id) for prefix in models]
+    simtraces = [f"{prefix}/evaluation-{evaluation_id}" for prefix in models]
+    many = isinstance(prefixes, list)
+    body["METRICS_S3_OBJECT_KEY"] = metrics if many else metrics[0]
+    body["SIMTRACE_S3_PREFIX"] = simtraces if many else simtraces[0]
+    experiment.open_store().put_text(key, _dump_job_yaml(body))
     return key
+
+
+def _dump_job_yaml(params: Mapping[str, Any]) -> str:
+    """Every value as a string, as ``dump_params`` writes them, with per-car lists (a
+    head-to-head race) kept as YAML lists of strings."""
+    body = {
+        key: [_as_text(item) for item in value] if isinstance(value, list) else _as_text(value)
+        for key, value in params.items()
+    }
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def evaluation_params_key(prefix: str, evaluation_id: str) -> str:
+    """The store key of one evaluation job's YAML."""
+    return f"{prefix}/evaluation_params_{evaluation_id}.yaml"

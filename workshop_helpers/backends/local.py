@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from markov import local_training
 from markov.metrics import evaluation_metrics_key
 from workshop_helpers.backends.base import (
     BackendError,
@@ -24,6 +25,7 @@ from workshop_helpers.backends.base import (
     JobState,
     TrainingRequest,
     evaluation_ids,
+    evaluation_job_params,
     write_evaluation_params,
 )
 from workshop_helpers.experiment import Experiment
@@ -47,21 +49,8 @@ class LocalBackend:
                 f"Training of {experiment.id} is already running. Wait for it, or stop it with "
                 "stop_training(experiment) before starting again."
             )
-        command = [
-            sys.executable,
-            "-m",
-            "markov.local_training",
-            "--store",
-            str(_store_folder(experiment)),
-            "--prefix",
-            experiment.prefix,
-            "--workers",
-            str(request.num_workers),
-        ]
-        if request.max_time_s is not None:
-            command += ["--max-time", str(request.max_time_s)]
-        if request.stop_at_eval_progress is not None:
-            command += ["--stop-at-eval-progress", str(request.stop_at_eval_progress)]
+        arguments = runner_arguments(experiment, request)
+        command = [sys.executable, "-m", "markov.local_training", *arguments]
         log = experiment.folder / "training.log"
         pid = _spawn(command, dict(request.extra_env), log)
         _update_jobs(experiment, {"training": {"pid": pid, "started": time.time()}})
@@ -109,16 +98,11 @@ class LocalBackend:
         for request, evaluation_id in zip(requests, ids, strict=True):
             env = {
                 "MODEL_STORE_URL": experiment.store_url,
-                "MODEL_S3_PREFIX": experiment.prefix,
-                "WORLD_NAME": request.world_name,
-                "NUMBER_OF_TRIALS": str(request.number_of_trials),
-                "EVAL_CHECKPOINT": request.checkpoint,
+                "S3_YAML_NAME": write_evaluation_params(
+                    experiment, evaluation_id, evaluation_job_params(request)
+                ),
                 "EVALUATION_ID": evaluation_id,
             }
-            if request.params:
-                env["S3_YAML_NAME"] = write_evaluation_params(
-                    experiment, evaluation_id, request.params
-                )
             log = experiment.folder / f"evaluation-{evaluation_id}.log"
             pid = _spawn([sys.executable, "-m", "markov.evaluation_worker"], env, log)
             jobs[evaluation_id] = {
@@ -179,6 +163,35 @@ class LocalBackend:
         if not parts:
             raise BackendError(f"No log for job {job!r} of {experiment.id} yet.")
         return "\n".join(parts)
+
+
+def runner_arguments(experiment: Experiment, request: TrainingRequest) -> list[str]:
+    """The command-line arguments of ``markov.local_training`` for this training."""
+    arguments = [
+        "--store",
+        str(_store_folder(experiment)),
+        "--prefix",
+        experiment.prefix,
+        "--workers",
+        str(request.num_workers),
+    ]
+    if request.max_time_s is not None:
+        arguments += ["--max-time", str(request.max_time_s)]
+    if request.stop_at_eval_progress is not None:
+        arguments += ["--stop-at-eval-progress", str(request.stop_at_eval_progress)]
+    return arguments
+
+
+def worker_environments(
+    experiment: Experiment, request: TrainingRequest
+) -> dict[str, dict[str, str]]:
+    """The simapp variables each process of this training would start with (``trainer``,
+    ``rollout-<i>``), from the runner's own code: its arguments, then ``worker_environments``."""
+    args = local_training.build_parser().parse_args(runner_arguments(experiment, request))
+    extra = {**request.extra_env, **local_training.runner_env(args)}
+    return local_training.worker_environments(
+        experiment.open_store(), experiment.prefix, request.num_workers, extra
+    )
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> int:

@@ -34,6 +34,7 @@ from markov.environment.episode_rules import (
     compute_progress,
     distance_moved,
 )
+from markov.environment.extra_params import extra_params, load_extensions
 from markov.environment.model_metadata import (
     ModelMetadata,
     default_model_metadata,
@@ -80,6 +81,8 @@ class DeepRacerRacetrackEnv(gym.Env):
         camera_noise_std: Gaussian noise on camera images, in grey levels (0 = off).
         steering_noise_std_deg, speed_noise_std: Gaussian noise on the EXECUTED command
             (the reward params still show the commanded values), 0 = off.
+            The three noises default to the ``params`` keys CAMERA_NOISE_STD,
+            STEERING_NOISE_STD_DEG and SPEED_NOISE_STD (a training YAML's settings).
         wall_clock: the clock for the simtrace ``wall_clock`` column (a seam for tests).
     """
 
@@ -95,9 +98,9 @@ class DeepRacerRacetrackEnv(gym.Env):
         *,
         evaluation: bool = False,
         sensors: Sequence[str] | None = None,
-        camera_noise_std: float = 0.0,
-        steering_noise_std_deg: float = 0.0,
-        speed_noise_std: float = 0.0,
+        camera_noise_std: float | None = None,
+        steering_noise_std_deg: float | None = None,
+        speed_noise_std: float | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -115,6 +118,13 @@ class DeepRacerRacetrackEnv(gym.Env):
         )
         self.evaluation = evaluation
         self.config = WorldConfig.from_params(params, evaluation=evaluation)
+        load_extensions()
+        if camera_noise_std is None:
+            camera_noise_std = self.config.camera_noise_std
+        if steering_noise_std_deg is None:
+            steering_noise_std_deg = self.config.steering_noise_std_deg
+        if speed_noise_std is None:
+            speed_noise_std = self.config.speed_noise_std
         for name, value in [
             ("camera_noise_std", camera_noise_std),
             ("steering_noise_std_deg", steering_noise_std_deg),
@@ -287,6 +297,7 @@ class DeepRacerRacetrackEnv(gym.Env):
                     self._camera_offsets,
                 )
             )
+        params.update(extra_params(params, self))
         pause_shown = self._pause_remaining if phase == PAUSE else 0.0
         if phase == RUN:
             reward = self.reward_fn(copy_reward_params(params), private=True)

@@ -87,6 +87,11 @@ class WorldConfig:
     enable_mercy_reset: bool = False
     reset_ahead_dist: float = 1.0
     max_resets_after_crash: int = 3
+    # Noise for robustness (0 = off): on camera images (grey levels) and on the executed
+    # command (the reward params still show the commanded steering and speed).
+    camera_noise_std: float = 0.0
+    steering_noise_std_deg: float = 0.0
+    speed_noise_std: float = 0.0
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, evaluation: bool = False) -> WorldConfig:
@@ -167,6 +172,16 @@ class WorldConfig:
         ]:
             if value < 0:
                 raise WorldConfigError(f"{key} is {value}; a penalty is seconds >= 0.")
+        for key, value, unit, example in [
+            ("CAMERA_NOISE_STD", self.camera_noise_std, "grey levels", "4"),
+            ("STEERING_NOISE_STD_DEG", self.steering_noise_std_deg, "degrees", "2"),
+            ("SPEED_NOISE_STD", self.speed_noise_std, "m/s", "0.1"),
+        ]:
+            if not value >= 0:
+                raise WorldConfigError(
+                    f'{key} is {value}; it is a standard deviation in {unit}: use a value >= 0, '
+                    f'e.g. "{example}" ("0" turns the noise off).'
+                )
         self._check_objects()
 
     def _check_objects(self) -> None:

@@ -35,6 +35,14 @@ class SyncType(Enum):
     ASYNC = "async"
 
 
+SYNC_TYPE: SyncType = SyncType.SYNC
+"""The training's synchronisation, the simapp preset's setting that the trainer and every rollout
+worker read when they start. Change it here to change every run (the bundle carries this file to
+AWS); ``SYNC_TYPE_VARIABLE`` in a run's environment overrides it for that run only."""
+
+SYNC_TYPE_VARIABLE = "DISTRIBUTED_COACH_SYNCHRONIZATION_TYPE"
+
+
 class NeuralNetwork(StrEnum):
     """The `neural_network` values of `model_metadata.json`."""
 
