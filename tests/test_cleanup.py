@@ -71,10 +71,10 @@ def test_dry_run_lists_everything_and_deletes_nothing(tmp_path, capsys):
     plan = cleanup_plan()
     labels = [target.label for target in plan.targets]
     assert labels == [
-        f"$DR_RUNS_DIR/{first.id}/",
-        f"$DR_RUNS_DIR/store/{first.id}/",
-        f"$DR_RUNS_DIR/{second.id}/",
-        f"$DR_RUNS_DIR/store/{second.id}/",
+        f"runs/{first.id}/",
+        f"runs/store/{first.id}/",
+        f"runs/{second.id}/",
+        f"runs/store/{second.id}/",
         str(bundle),  # outside the repository here; build/output.tar.gz in the workshop
     ]
     assert plan.total_bytes > 2048

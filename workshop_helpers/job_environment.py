@@ -13,6 +13,7 @@ from workshop_helpers.aws.session import AwsSetupError
 from workshop_helpers.backends import TrainingRequest
 from workshop_helpers.budget import Budget, workshop_budget
 from workshop_helpers.experiment import Experiment
+from workshop_helpers.paths import shown_path
 
 EXAMPLE_AWS_SETTINGS = AwsSettings(
     region="us-east-1",
@@ -47,20 +48,29 @@ def worker_environments(
 ) -> dict[str, dict[str, str]]:
     """Each process's simapp variables if ``start_training(experiment, workers, **extra_env)``
     ran now on ``backend`` (default: the experiment's). On AWS without a set-up, the settings
-    are ``EXAMPLE_AWS_SETTINGS``; the deadline variable depends on the moment of the start."""
+    are ``EXAMPLE_AWS_SETTINGS``; the deadline variable depends on the moment of the start.
+    A local store's ``file://`` location is shown as the lesson names it (``runs/...``)."""
     backend = backend or experiment.backend
     request = training_request(workers, budget, **extra_env)
     if backend == "local":
         from workshop_helpers.backends import local
 
-        return local.worker_environments(experiment, request)
-    if backend == "aws":
+        environments = local.worker_environments(experiment, request)
+    elif backend == "aws":
         from workshop_helpers.aws import jobs
 
-        return jobs.worker_environments(
+        environments = jobs.worker_environments(
             experiment, aws_settings_or_example(), request, experiment.open_store()
         )
-    raise ValueError(f"backend is {backend!r}; use one of {', '.join(BACKENDS)}")
+    else:
+        raise ValueError(f"backend is {backend!r}; use one of {', '.join(BACKENDS)}")
+    return {
+        name: {
+            key: shown_path(value) if value.startswith("file://") else value
+            for key, value in env.items()
+        }
+        for name, env in environments.items()
+    }
 
 
 def aws_settings_or_example() -> AwsSettings:

@@ -58,8 +58,8 @@ def artifact_file(folder: str, name: str, suffix: str, what: str) -> Path:
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:
-    """A path as a learner should read it: from the runs folder (``runs/...``, or
-    ``$DR_RUNS_DIR/...`` when the runs folder was moved) or from the repository, else as is.
+    """A path as a learner should read it: from the runs folder (``runs/...``, wherever
+    ``DR_RUNS_DIR`` put that folder) or from the repository, else as is.
 
     Also accepts ``file://`` store URLs. Notebook outputs stay free of machine paths.
     """
@@ -67,8 +67,7 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     if "://" in text and not text.startswith("file://"):
         return text  # s3://bucket and other URLs are no machine paths
     target = Path(text.removeprefix("file://"))
-    runs_label = "runs" if runs_dir() == repo_root() / "runs" else f"${RUNS_DIR_ENV}"
-    for root, label in ((runs_dir(), runs_label), (repo_root(), ".")):
+    for root, label in ((runs_dir(), "runs"), (repo_root(), ".")):
         try:
             relative = target.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:

@@ -271,7 +271,7 @@ def plot_training_progress(metrics_rows: Sequence[Mapping[str, Any]] | Mapping[s
     progress_ax.set_ylim(0, 105)
     progress_ax.set_xlabel("iteration")
     # iterations are whole numbers, even when only one has run (0 and 1 are then the ticks)
-    progress_ax.set_xlim(left=0)
+    progress_ax.set_xlim(0, max(1.0, progress_ax.get_xlim()[1]))
     progress_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (reward_ax, progress_ax):
         ax.grid(alpha=0.3)

@@ -412,7 +412,8 @@ class LocalTrainingRun:
         return RunSummary(
             prefix=self.prefix,
             run_folder=self.run_folder,
-            iterations=0 if latest is None else latest.number,
+            # the pointer is unreadable while a publish holds .lock; the trainer's table is not
+            iterations=len(self.iteration_history()) if latest is None else latest.number,
             wall_seconds=wall,
             best_eval_progress=max((m["completion_percentage"] for m in evaluations), default=0),
             best_lap_time_s=min(laps) if laps else None,
