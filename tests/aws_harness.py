@@ -97,6 +97,8 @@ class MotoHarness:
         self._originals: dict[str, Any] = {}
         self._scratch = Path(tempfile.mkdtemp(prefix="dr-aws-harness-"))
         self._lock = threading.Lock()
+        self.idle = False
+        """When True, jobs run ``sleep`` instead of the container: InProgress until stopped."""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> MotoHarness:
@@ -232,7 +234,9 @@ class MotoHarness:
         with self._lock:
             self.jobs[running.name] = running
         hyperparameters = job.hyper_parameters or {}
-        if "sagemaker_program" in hyperparameters:
+        if self.idle:
+            command, failure = ["sleep", "86400"], ""
+        elif "sagemaker_program" in hyperparameters:
             command, failure = self._toolkit_command(region, job, running.folder)
         else:
             arguments = job.algorithm_specification.get("ContainerArguments") or ["train"]

@@ -22,7 +22,7 @@ from workshop_helpers.aws.setup import SetupReport, setup_workshop
 from workshop_helpers.backends import TrainingRequest
 from workshop_helpers.backends.aws import AwsBackend
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")]
 
 @pytest.fixture(scope="module")
 def default_role(aws_harness, tmp_path_factory) -> Iterator[tuple[SetupReport, str]]:
