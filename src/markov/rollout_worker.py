@@ -30,6 +30,7 @@ from markov.environment.world_config import WorldConfig
 from markov.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
 from markov.live_frames import LiveFramePublisher
 from markov.metrics import TrainingMetricsWriter, training_metrics_key
+from markov.polling import plan_for
 from markov.presets.preset import SyncType, load_hyperparameters
 from markov.run_inputs import (
     MODEL_METADATA,
@@ -111,11 +112,14 @@ class RolloutWorker:
         self.reward_function = reward_function_from_source(source, "reward_function.py")
         self.reward_function.guard(RewardLimits.from_environment(env_vars), hard_stop=True)
         self.reader = CheckpointReader(store, prefix)
+        self.poll = plan_for(store, env_vars)
 
     def run(self) -> int:
         """Play iterations until the trainer finishes; returns the process exit code."""
         try:
-            self.reader.wait_for(0, timeout_s=self.ready_timeout_s)
+            self.reader.wait_for(
+                0, timeout_s=self.ready_timeout_s, poll_s=self.poll.wait_poll_s
+            )
         except TrainingFinished:
             log.info("training already finished; nothing to do")
             return 0
@@ -155,7 +159,9 @@ class RolloutWorker:
             keep_existing=True,
         )
         live = (
-            LiveFramePublisher(self.store, self.prefix, self.worker) if self.publish_live else None
+            LiveFramePublisher(self.store, self.prefix, self.worker, self.poll.live_frame_s)
+            if self.publish_live
+            else None
         )
         episode_count = sum(1 for m in metrics.entries if m["phase"] == "training")
         total_steps = 0
@@ -227,8 +233,12 @@ class RolloutWorker:
         if self.sync is SyncType.ASYNC:
             if self.reader.is_finished():
                 raise TrainingFinished("the trainer wrote .finished")
-            return self.reader.wait_for(0, timeout_s=self.checkpoint_timeout_s)
-        return self.reader.wait_for(iteration, timeout_s=self.checkpoint_timeout_s)
+            number = 0
+        else:
+            number = iteration
+        return self.reader.wait_for(
+            number, timeout_s=self.checkpoint_timeout_s, poll_s=self.poll.wait_poll_s
+        )
 
     def _evaluate(
         self, env, agent, checkpoint_name, iteration, episode, share, total_steps, metrics, live

@@ -33,6 +33,7 @@ from markov.checkpoints import (
 )
 from markov.episodes import CorruptEpisodeFile, EpisodeArrays, load_episode_batch
 from markov.metrics import read_training_metrics, training_metrics_key
+from markov.polling import Backoff, plan_for
 from markov.presets.preset import Hyperparameters, SyncType, max_memory_steps
 from markov.run_inputs import (
     MODEL_METADATA,
@@ -53,7 +54,6 @@ from markov.worker_config import (
 )
 
 log = setup_logging("trainer")
-POLL_S = 0.2
 TRAINER_LOG = "metrics/trainer.json"
 
 
@@ -198,6 +198,7 @@ class Trainer:
     def _gather(self, iteration: int, workers: int, started: float) -> list[EpisodeArrays] | None:
         """The episodes of ``iteration`` (SYNC) or of any pending batches (ASYNC)."""
         first_arrival = None
+        backoff = Backoff(plan_for(self.store))  # slower on S3, where each LIST is billed
         episodes_wanted = self.hyperparameters.num_episodes_between_training
         share = max(episodes_wanted // workers, 1)  # episodes in one worker's batch (ASYNC)
         while True:
@@ -229,7 +230,7 @@ class Trainer:
                 first_arrival = None
             if self._out_of_time(started):
                 return None
-            time.sleep(POLL_S)
+            time.sleep(backoff.next_wait(len(keys)))
 
     def _pending_batches(self, iteration: int) -> list[str]:
         base = f"{self.prefix}/episodes"
