@@ -20,7 +20,10 @@ runs inside this process, so the harness patches moto's SageMaker responses (§4
   entry point left in ``output/failure``; after MaxRuntimeInSeconds it is stopped
   (``Stopped`` / ``MaxRuntimeExceeded``);
 * ``stop_training_job`` sends SIGTERM (SIGKILL after a grace period) and the job ends
-  ``Stopped``.
+  ``Stopped``;
+* ``interrupt`` plays a Managed Spot interruption: the container is killed, the job goes
+  ``Interrupted`` then ``Restarting`` and its container starts again with the same job
+  definition, as SageMaker does once Spot capacity is back.
 
 So a test proves the container contract end to end: what the notebook uploads is what the
 workers read from S3, and what the workers write is what the notebook reads back.
@@ -82,6 +85,7 @@ class RunningJob:
     folder: Path
     process: subprocess.Popen | None = None
     stop_requested: bool = False
+    interrupted: bool = False
     output: list[str] = field(default_factory=list)
     finished: threading.Event = field(default_factory=threading.Event)
 
@@ -97,6 +101,9 @@ class MotoHarness:
         self._originals: dict[str, Any] = {}
         self._scratch = Path(tempfile.mkdtemp(prefix="dr-aws-harness-"))
         self._lock = threading.Lock()
+        self.idle = False
+        self.interruptions: list[str] = []
+        """When True, jobs run ``sleep`` instead of the container: InProgress until stopped."""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> MotoHarness:
@@ -148,6 +155,14 @@ class MotoHarness:
         job = self.jobs.get(name)
         if job is not None and job.process is not None and job.process.poll() is None:
             os.killpg(job.process.pid, signal.SIGKILL)
+
+    def interrupt(self, name: str) -> None:
+        """A Spot interruption: kill the job's container; it restarts with the same job."""
+        job = self.jobs.get(name)
+        if job is None or job.process is None or job.process.poll() is not None:
+            raise AssertionError(f"job {name} is not running, so it cannot be interrupted")
+        job.interrupted = True
+        os.killpg(job.process.pid, signal.SIGKILL)
 
     def wait_until_done(self, name: str, timeout_s: float) -> bool:
         """Block until the job has ended and its final state is recorded."""
@@ -232,7 +247,9 @@ class MotoHarness:
         with self._lock:
             self.jobs[running.name] = running
         hyperparameters = job.hyper_parameters or {}
-        if "sagemaker_program" in hyperparameters:
+        if self.idle:
+            command, failure = ["sleep", "86400"], ""
+        elif "sagemaker_program" in hyperparameters:
             command, failure = self._toolkit_command(region, job, running.folder)
         else:
             arguments = job.algorithm_specification.get("ContainerArguments") or ["train"]
@@ -338,6 +355,9 @@ class MotoHarness:
             running.stop_requested = True
             self._terminate(running)
         reader.join(timeout=STOP_GRACE_S)
+        if running.interrupted and not running.stop_requested and not exceeded:
+            self._restart(running)
+            return
         code = process.returncode
         if exceeded:
             self._finish(running, "Stopped", "MaxRuntimeExceeded", "")
@@ -349,6 +369,15 @@ class MotoHarness:
             failure = running.folder / "output" / "failure"
             reason = failure.read_text() if failure.is_file() else ""
             self._finish(running, "Failed", "Failed", reason or f"AlgorithmError: exit code {code}")
+
+    def _restart(self, running: RunningJob) -> None:
+        """Start an interrupted job's container again, as SageMaker does for Spot jobs."""
+        job = sagemaker_backends[running.account][running.region].training_jobs[running.name]
+        job.secondary_status = "Interrupted"
+        self.interruptions.append(running.name)
+        job.secondary_status = "Restarting"
+        self._launch(running.account, running.region, job)
+        running.finished.set()
 
     def _request_stop(self, name: str) -> None:
         running = self.jobs.get(name)

@@ -72,3 +72,22 @@ def aws_harness():
     harness = MotoHarness().start()
     yield harness
     harness.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_requests():
+    """Every botocore request of the session checked against its service model
+    (tests/strict_requests.py), installed on first use."""
+    from strict_requests import RequestRecorder
+
+    recorder = RequestRecorder().install()
+    yield recorder
+    recorder.uninstall()
+
+
+@pytest.fixture
+def requests_fit_the_model(strict_requests):
+    """Fails a test (at its end) when any request made for it breaks a model constraint."""
+    yield strict_requests
+    problems = strict_requests.take_problems()
+    assert not problems, "requests AWS would refuse:\n" + "\n".join(problems)

@@ -44,7 +44,7 @@ from workshop_helpers.reward import load_reward_example, write_reward_function
 from workshop_helpers.training import training_metrics
 from workshop_helpers.yaml_params import training_params_for, write_params
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")]
 
 TRACK = "Workshop_Oval"
 TINY = {

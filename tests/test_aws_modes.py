@@ -7,22 +7,35 @@ rollout workers.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from test_aws_backend import Aws, prepared_experiment, wait_until_done
+from test_aws_backend import (
+    JOB_TIMEOUT_S,
+    TINY,
+    TRACK,
+    Aws,
+    prepared_experiment,
+    wait_until_done,
+)
 
+from markov.sync import CheckpointReader
 from workshop_helpers.aws.quotas import QuotaExceeded, check_quotas, require_quotas
 from workshop_helpers.aws.session import AwsContext
 from workshop_helpers.aws.setup import SetupReport, setup_workshop
 from workshop_helpers.backends import TrainingRequest
 from workshop_helpers.backends.aws import AwsBackend
+from workshop_helpers.bundle import upload_run_inputs
+from workshop_helpers.model_config import write_hyperparameters
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")]
 
 @pytest.fixture(scope="module")
 def default_role(aws_harness, tmp_path_factory) -> Iterator[tuple[SetupReport, str]]:
@@ -163,3 +176,34 @@ def test_nothing_starts_when_the_quota_is_too_small(aws_harness, default_role, m
     with pytest.raises(Exception, match=r"needs \{'ml.c5.2xlarge': 1\}"):
         backend.start_training(experiment, TrainingRequest(num_workers=2, max_time_s=300))
     assert backend.training_jobs(experiment) == []
+
+
+# ------------------------------------------------------------------ Managed Spot
+def test_a_spot_interruption_resumes_from_the_last_checkpoint_in_s3(aws_harness, default_role):
+    report, _ = default_role
+    settings = replace(report.settings, use_spot=True)
+    aws = Aws(aws_harness, settings, [])
+    experiment = prepared_experiment(aws, "spot")
+    write_hyperparameters(experiment, {**TINY, "term_cond_max_episodes": 3}, overwrite=True)
+    upload_run_inputs(experiment, world_name=TRACK, num_workers=2)
+    backend = AwsBackend(settings, printer=aws.printed.append)
+    [started] = backend.start_training(experiment, TrainingRequest(num_workers=2, max_time_s=600))
+    job = boto3.client("sagemaker").describe_training_job(TrainingJobName=started.detail)
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] > job["StoppingCondition"][
+        "MaxRuntimeInSeconds"
+    ]
+    reader = CheckpointReader(experiment.open_store(), experiment.prefix)
+    waited = time.monotonic()
+    while (reader.latest() is None or reader.latest().number < 1) and not reader.is_finished():
+        assert time.monotonic() - waited < JOB_TIMEOUT_S, "checkpoint 1 never appeared in S3"
+        time.sleep(0.2)
+    aws_harness.interrupt(started.detail)
+    final = wait_until_done(backend, experiment)[-1]
+    assert aws_harness.interruptions == [started.detail]
+    assert [(state.name, state.state) for state in final] == [("trainer", "completed")]
+    log = backend.logs(experiment, "trainer", lines=1000)
+    assert re.search(r"resuming from [12]_Step-\d+", log), "the restarted trainer began afresh"
+    pointer = experiment.open_store().get_text(f"{experiment.prefix}/model/.coach_checkpoint")
+    assert pointer.startswith("3_Step-")
+    assert "Managed Spot: compute likely about" in "\n".join(aws.printed)

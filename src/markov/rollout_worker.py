@@ -31,6 +31,7 @@ from markov.environment.world_config import WorldConfig
 from markov.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
 from markov.live_frames import LiveFramePublisher
 from markov.metrics import TrainingMetricsWriter, training_metrics_key
+from markov.polling import plan_for
 from markov.presets.preset import SyncType, load_hyperparameters
 from markov.run_inputs import (
     MODEL_METADATA,
@@ -116,6 +117,7 @@ class RolloutWorker:
         self.reward_functions = [self._guarded_reward(source) for _ in range(self.num_envs)]
         self.reward_function = self.reward_functions[0]
         self.reader = CheckpointReader(store, prefix)
+        self.poll = plan_for(store, env_vars)
 
     def _guarded_reward(self, source: str):
         reward = reward_function_from_source(source, "reward_function.py")
@@ -126,7 +128,7 @@ class RolloutWorker:
         """Play iterations until the trainer finishes; returns the process exit code."""
         try:
             # .ready comes after ip/hyperparameters.json and a checkpoint whose files load
-            self.reader.wait_until_ready(self.ready_timeout_s)
+            self.reader.wait_until_ready(self.ready_timeout_s, poll_s=self.poll.wait_poll_s)
         except TrainingFinished:
             log.info("training already finished; nothing to do")
             return 0
@@ -170,7 +172,9 @@ class RolloutWorker:
             keep_existing=True,
         )
         live = (
-            LiveFramePublisher(self.store, self.prefix, self.worker) if self.publish_live else None
+            LiveFramePublisher(self.store, self.prefix, self.worker, self.poll.live_frame_s)
+            if self.publish_live
+            else None
         )
         episode_count = sum(1 for m in metrics.entries if m["phase"] == "training")
         resumed_at = episode_count  # envs are seeded here: round-robin starts count from it
@@ -247,8 +251,12 @@ class RolloutWorker:
         if self.sync is SyncType.ASYNC:
             if self.reader.is_finished():
                 raise TrainingFinished("the trainer wrote .finished")
-            return self.reader.wait_for(0, timeout_s=self.checkpoint_timeout_s)
-        return self.reader.wait_for(iteration, timeout_s=self.checkpoint_timeout_s)
+            number = 0
+        else:
+            number = iteration
+        return self.reader.wait_for(
+            number, timeout_s=self.checkpoint_timeout_s, poll_s=self.poll.wait_poll_s
+        )
 
     def _evaluate(
         self, env, agent, checkpoint_name, iteration, episode, share, total_steps, metrics, live

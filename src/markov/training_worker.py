@@ -37,6 +37,7 @@ from markov.checkpoints import (
 )
 from markov.episodes import CorruptEpisodeFile, EpisodeArrays, load_episode_batch
 from markov.metrics import read_training_metrics, training_metrics_key
+from markov.polling import Backoff, plan_for
 from markov.presets.preset import Hyperparameters, SyncType, max_memory_steps
 from markov.run_inputs import (
     MODEL_METADATA,
@@ -65,7 +66,6 @@ from markov.worker_config import (
 from markov.worker_failure import report_deterministic_failure
 
 log = setup_logging("trainer")
-POLL_S = 0.2
 TRAINER_LOG = "metrics/trainer.json"
 KEEP_NEWEST = 1
 """Checkpoints kept besides the best and the last evaluated (retention; see the README)."""
@@ -284,6 +284,7 @@ class Trainer:
         last one is loaded after the wait; when every batch is unusable the workers are asked
         to replay the iteration, a bounded number of times."""
         first_arrival = None
+        backoff = Backoff(plan_for(self.store))  # slower on S3, where each LIST is billed
         episodes_wanted = self.hyperparameters.num_episodes_between_training
         share = max(episodes_wanted // workers, 1)  # episodes in one worker's batch (ASYNC)
         episodes: list[EpisodeArrays] = []
@@ -325,7 +326,7 @@ class Trainer:
                 first_arrival, arrived = None, 0
             if self._out_of_time(started):
                 return None
-            time.sleep(POLL_S)
+            time.sleep(backoff.next_wait(len(keys)))
 
     def _replay(self, iteration: int, attempt: int) -> None:
         """Every batch of ``iteration`` was unusable: have it played again, a bounded number of

@@ -17,8 +17,35 @@ STATES = {
     "Completed": "completed",
     "Failed": "failed",
     "Stopped": "stopped",
+    "Deleting": "stopped",
 }
-STARTING = frozenset({"Starting", "Pending", "LaunchingMLInstances", "Downloading"})
+"""The notebook's state of each TrainingJobStatus."""
+SECONDARY_STATES = {
+    "Pending": "starting",
+    "Starting": "starting",
+    "LaunchingMLInstances": "starting",
+    "PreparingTrainingStack": "starting",
+    "Downloading": "starting",
+    "DownloadingTrainingImage": "starting",
+    "Interrupted": "starting",
+    "Restarting": "starting",
+    "Training": "running",
+    "Uploading": "running",
+    "Updating": "running",
+    "Stopping": "running",
+    "Completed": "completed",
+    "Failed": "failed",
+    "Stopped": "stopped",
+    "MaxRuntimeExceeded": "stopped",
+    "MaxWaitTimeExceeded": "stopped",
+}
+"""The notebook's state of each SecondaryStatus while a job is InProgress (a Spot job that was
+interrupted waits for capacity, then restarts from its last checkpoint: starting again)."""
+SECONDARY_NOTES = {
+    "Interrupted": "Spot capacity was reclaimed; the job restarts from its last checkpoint",
+    "Restarting": "restarting after a Spot interruption, from the last checkpoint",
+    "MaxWaitTimeExceeded": "Spot capacity did not come back within MaxWaitTimeInSeconds",
+}
 ACTIVE = frozenset({"InProgress", "Stopping"})
 
 
@@ -42,9 +69,15 @@ class JobInfo:
     @property
     def state(self) -> str:
         """The backend state: starting, running, completed, failed or stopped."""
-        if self.status == "InProgress" and self.secondary in STARTING:
-            return "starting"
+        if self.status == "InProgress":
+            return SECONDARY_STATES.get(self.secondary, "running")
         return STATES.get(self.status, "running")
+
+    @property
+    def detail(self) -> str:
+        """The secondary status, with what it means where that is not obvious."""
+        note = SECONDARY_NOTES.get(self.secondary)
+        return f"{self.secondary}: {note}" if note else self.secondary
 
 
 def describe(sagemaker: Any, job: JobName) -> JobInfo | None:

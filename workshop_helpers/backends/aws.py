@@ -22,11 +22,12 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from markov.metrics import evaluation_metrics_key
+from markov.polling import plan_for_url
 from markov.run_inputs import TRAINING_PARAMS
 from markov.store import ModelStore
 from markov.sync import CheckpointPublisher, CheckpointReader
 from workshop_helpers.aws.config import ONE_JOB, PREBUILT, AwsSettings, load_settings
-from workshop_helpers.aws.cost import UnknownInstanceType, estimate
+from workshop_helpers.aws.cost import UnknownInstanceType, estimate, training_requests
 from workshop_helpers.aws.image import check_image
 from workshop_helpers.aws.jobs import (
     JobSpec,
@@ -282,7 +283,7 @@ class AwsBackend:
         """JobStates with the local backend's details: iterations done, then their duration."""
         states = []
         for info in infos:
-            detail = info.secondary
+            detail = info.detail
             if info.job.kind == TRAINER and info.state != "starting":
                 detail = self._progress(experiment, info)
             if info.failure_reason:
@@ -309,8 +310,24 @@ class AwsBackend:
 
     def _print_cost(self, specs: list[JobSpec]) -> None:
         longest = max(spec.max_runtime_s for spec in specs)
+        requests = None
+        if specs[0].job.kind == TRAINER:
+            environment = specs[0].environment
+            requests = training_requests(
+                int(environment.get("NUM_WORKERS", "1")),
+                longest,
+                plan_for_url(self.settings.store_url, environment),
+                environment.get("LIVE_FRAMES", "true").lower() != "false",
+            )
         try:
-            self.printer(str(estimate(self.settings.instance_type, len(specs), longest)))
+            cost = estimate(
+                self.settings.instance_type,
+                len(specs),
+                longest,
+                requests=requests,
+                spot=self.settings.use_spot,
+            )
+            self.printer(str(cost))
         except UnknownInstanceType as error:
             self.printer(f"Cost estimate unavailable: {error}")
 
