@@ -54,7 +54,7 @@ def test_an_interrupted_spot_job_says_it_will_resume() -> None:
 
 def test_on_s3_workers_poll_and_publish_less_often_than_on_a_folder() -> None:
     assert plan_for_url("s3://bucket", {}) == S3_PLAN
-    assert plan_for_url("/tmp/store", {}) == LOCAL_PLAN
+    assert plan_for_url("runs/store", {}) == LOCAL_PLAN
     assert S3_PLAN.poll_s > LOCAL_PLAN.poll_s and S3_PLAN.live_frame_s > LOCAL_PLAN.live_frame_s
     tuned = plan_for_url("s3://bucket", {"DR_LIVE_FRAME_S": "10", "DR_POLL_S": "0.5"})
     assert tuned.live_frame_s == 10 and tuned.poll_s == 0.5
