@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")
 
 LONGEST_NAME = ("Worst-case-" * 4)[:MAX_NAME_LENGTH]
 LONGEST_ID = f"{LONGEST_NAME}-20261231-235959-ffff"
-LONGEST_EVALUATION_ID = "E" * 9 + "-" + "9" * 10
+# evaluations are named by their start time (YYYYmmddHHMMSS), as the metrics keys require
+LONGEST_EVALUATION_ID = "99991231235959"
 """The longest id a job name allows (evaluation files need the 14-digit stamp form)."""
 STAMP_EVALUATION_ID = "99991231235959"
 WORKERS = 12
@@ -120,10 +121,19 @@ def _experiment() -> Experiment:
     return Experiment(LONGEST_ID, "aws", f"s3://{bucket}", LONGEST_ID, "Workshop_Oval")
 
 
+def _with_bucket(experiment: Experiment) -> Experiment:
+    """An evaluation's spec writes the job's YAML to the store: its bucket must exist."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = experiment.store_url.removeprefix("s3://").split("/")[0]
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    return experiment
+
+
 def test_job_names_at_their_limits_fit_the_model(worst) -> None:
     sagemaker = boto3.client("sagemaker")
-    experiment = Experiment(
-        LONGEST_ID, "aws", worst.settings.store_url, LONGEST_ID, "Workshop_Oval"
+    experiment = _with_bucket(
+        Experiment(LONGEST_ID, "aws", worst.settings.store_url, LONGEST_ID, "Workshop_Oval")
     )
     names = [
         trainer_job(LONGEST_ID, 10_000).name,
@@ -171,10 +181,12 @@ def test_the_set_up_names_fit_the_model_in_every_sagemaker_region() -> None:
 def test_the_validator_refuses_what_botocore_lets_through() -> None:
     sagemaker = boto3.client("sagemaker", region_name="us-east-1")
     settings = AwsSettings("us-east-1", "b", f"arn:aws:iam::{ACCOUNT}:role/r", "i")
-    experiment = _experiment()
+    experiment = _with_bucket(_experiment())
     body = request_body(
         replace(
-            evaluation_spec(experiment, settings, EvaluationRequest("Workshop_Oval", 1), "e1"),
+            evaluation_spec(
+                experiment, settings, EvaluationRequest("Workshop_Oval", 1), "20261206000000"
+            ),
             job=replace(trainer_job(LONGEST_ID), name="x" * 70 + "_y"),
         ),
         settings,
