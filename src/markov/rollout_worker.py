@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,7 @@ from markov.run_inputs import (
 from markov.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.store import ModelStore, open_store
 from markov.sync import CheckpointBook, CheckpointReader, TrainingFinished
-from markov.vector_rollout import PlayedEpisode, num_envs_setting, play_episodes_lockstep
+from markov.vector_rollout import EpisodeRecord, num_envs_setting, play_episodes_lockstep
 from markov.worker_config import (
     exit_with_parent,
     float_variable,
@@ -64,21 +63,6 @@ def episodes_for_worker(num_episodes: int, num_workers: int, worker: int) -> int
     if worker >= workers:
         return 0
     return num_episodes // workers + (1 if worker < num_episodes % workers else 0)
-
-
-@dataclass
-class EpisodeRecord:
-    """What one played episode leaves behind."""
-
-    arrays: EpisodeArrays
-    total_reward: float
-    progress: float
-    status: str
-    steps: int
-    start_time: float
-    end_time: float
-    laps: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class RolloutWorker:
@@ -365,7 +349,7 @@ def play_episode(
 
 
 def _with_metadata(
-    record: EpisodeRecord | PlayedEpisode,
+    record: EpisodeRecord,
     worker: int,
     iteration: int,
     episode: int,

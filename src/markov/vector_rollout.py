@@ -48,10 +48,9 @@ def num_envs_setting(env_vars: Mapping[str, str], params: Mapping[str, Any]) -> 
 
 
 @dataclass
-class PlayedEpisode:
-    """One finished episode: what `rollout_worker.EpisodeRecord` holds, plus simtrace rows."""
+class EpisodeRecord:
+    """What one played episode leaves behind."""
 
-    number: int
     arrays: EpisodeArrays
     total_reward: float
     progress: float
@@ -59,7 +58,15 @@ class PlayedEpisode:
     steps: int
     start_time: float
     end_time: float
-    laps: int
+    laps: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class PlayedEpisode(EpisodeRecord):
+    """An episode played in lock-step: its number in the worker's count and its simtrace rows."""
+
+    number: int
     simtrace_rows: list[Mapping[str, Any]] = field(default_factory=list)
 
 
