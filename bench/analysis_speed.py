@@ -24,9 +24,9 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib import pyplot as plt
 
-from markov.metrics import TrainingMetricsWriter, training_metrics_key
+from markov.formats.metrics import TrainingMetricsWriter, training_metrics_key
+from markov.formats.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.rewards.default import reward_function
-from markov.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.store import open_store
 from markov.tracks import Track, load_track
 from workshop_helpers import analysis

@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from markov.checkpoints import build_agent, checkpoint_files, load_policy
+from markov.agents.restore import build_agent, checkpoint_files, load_policy
 from markov.environment.model_metadata import default_model_metadata
 from markov.environment.scripted import CenterLineDriver
-from markov.evaluation import Policy, checkpoint_policy, evaluate, scripted_policy
+from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.video import VideoRecorder
 from markov.presets.preset import Hyperparameters
+from markov.races.trials import Policy, checkpoint_policy, evaluate, scripted_policy
 from markov.store import open_store
-from markov.sync import CheckpointPublisher
-from markov.video import VideoRecorder
 
 NUMBER_OF_RESETS = 3
 

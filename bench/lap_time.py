@@ -21,10 +21,10 @@ import time
 
 from markov.environment.action_space import ContinuousActionSpace
 from markov.environment.model_metadata import ModelMetadata, default_model_metadata
-from markov.local_training import LocalTrainingRun
-from markov.metrics import read_training_metrics, training_metrics_key
+from markov.formats.metrics import read_training_metrics, training_metrics_key
+from markov.formats.run_inputs import write_run_inputs
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import write_run_inputs
+from markov.runners.local import LocalTrainingRun
 from markov.store import open_store
 from markov.tracks import BUILTIN_TRACKS
 from markov.tracks.official import official_track_available

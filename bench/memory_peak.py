@@ -26,7 +26,7 @@ import psutil
 import torch  # noqa: F401
 
 import workshop_helpers.training  # noqa: F401
-from markov.local_training import LocalTrainingRun, prepare_default_inputs
+from markov.runners.local import LocalTrainingRun, prepare_default_inputs
 
 MIB = 1024 * 1024
 SAMPLE_S = 0.2
@@ -48,9 +48,9 @@ def role_of(process: psutil.Process, root: int) -> str:
         command = " ".join(process.cmdline())
     except psutil.Error:
         return "other"
-    if "markov.training_worker" in command:
+    if "markov.workers.training" in command:
         return "trainer"
-    if "markov.rollout_worker" in command:
+    if "markov.workers.rollout" in command:
         return f"worker-{process.pid}"
     return "other"
 

@@ -20,12 +20,12 @@ import time
 
 import torch
 
-from markov.checkpoints import build_agent
+from markov.agents.restore import build_agent
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.model_metadata import default_model_metadata
 from markov.presets.preset import Hyperparameters
-from markov.rollout_worker import play_episode
-from markov.vector_rollout import play_episodes_lockstep
+from markov.workers.rollout import play_episode
+from markov.workers.vector_rollout import play_episodes_lockstep
 
 STARTUP_S = 15.0
 

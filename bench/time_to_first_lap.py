@@ -17,7 +17,7 @@ import platform
 import tempfile
 import time
 
-from markov.local_training import LocalTrainingRun, prepare_default_inputs
+from markov.runners.local import LocalTrainingRun, prepare_default_inputs
 from markov.tracks import BUILTIN_TRACKS
 from markov.tracks.official import official_track_available
 

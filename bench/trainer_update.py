@@ -29,12 +29,12 @@ import numpy as np
 import torch
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, Episode
+from markov.agents.restore import build_agent
 from markov.agents.update_options import UpdateOptions, native_bf16
-from markov.checkpoints import build_agent
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.model_metadata import ModelMetadata, default_model_metadata
 from markov.presets.preset import Hyperparameters
-from markov.rollout_worker import play_episode
+from markov.workers.rollout import play_episode
 
 NETWORKS = {
     "shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",

@@ -9,7 +9,7 @@ runs inside this process, so the harness patches moto's SageMaker responses (§4
   process with the job's own Environment, its HyperParameters in
   ``input/config/hyperparameters.json``, the moto endpoint and fake credentials:
 
-  * the engine image (an image in moto's ECR): ``python -m markov.job_entrypoint
+  * the engine image (an image in moto's ECR): ``python -m markov.runners.job
     <ContainerArguments or train>``; an image missing from moto's ECR fails the job at start;
   * AWS's prebuilt PyTorch image (``pytorch-training``): as its training toolkit does, the
     ``sagemaker_submit_directory`` archive is downloaded from S3 and unpacked into ``code/``,
@@ -61,8 +61,8 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
 
-from workshop_helpers.aws.image import parse_ecr_uri
-from workshop_helpers.aws.images import is_prebuilt
+from workshop_helpers.backends.aws.image import parse_ecr_uri
+from workshop_helpers.backends.aws.images import is_prebuilt
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
@@ -253,7 +253,7 @@ class MotoHarness:
             command, failure = self._toolkit_command(region, job, running.folder)
         else:
             arguments = job.algorithm_specification.get("ContainerArguments") or ["train"]
-            command = [sys.executable, "-m", "markov.job_entrypoint", *arguments]
+            command = [sys.executable, "-m", "markov.runners.job", *arguments]
             failure = self._missing_image(account, region, job.algorithm_specification)
         if failure:
             self._finish(running, "Failed", "Failed", failure)
@@ -436,7 +436,7 @@ def start_for_notebooks() -> MotoHarness:
     image when ``DR_IMAGE_MODE=engine``, ``DR_WORKSHOP_BACKEND=aws``) and runs the AWS set-up
     once, so ``runs/aws.json`` exists in ``DR_RUNS_DIR`` before the first notebook starts.
     """
-    from workshop_helpers.aws.setup import setup_workshop
+    from workshop_helpers.backends.aws.setup import setup_workshop
 
     harness = MotoHarness().start()
     os.environ.update(harness.environment())

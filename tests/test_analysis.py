@@ -15,15 +15,13 @@ from matplotlib import pyplot as plt
 
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.scripted import OffTrackDriver, ZigZagDriver
-from markov.evaluation import evaluate, scripted_policy
-from markov.metrics import (
+from markov.formats.metrics import (
     EvaluationMetricsWriter,
     TrainingMetricsWriter,
     evaluation_metrics_key,
     training_metrics_key,
 )
-from markov.rewards.default import reward_function as default_reward
-from markov.simtrace import (
+from markov.formats.simtrace import (
     SIMTRACE_HEADER,
     SimtraceFormatError,
     SimtraceWriter,
@@ -31,6 +29,8 @@ from markov.simtrace import (
     format_simtrace_row,
     training_simtrace_prefix,
 )
+from markov.races.trials import evaluate, scripted_policy
+from markov.rewards.default import reward_function as default_reward
 from markov.store import open_store
 from workshop_helpers import analysis
 

@@ -1,6 +1,6 @@
 """The AWS backend against a moto server whose SageMaker jobs run as local processes.
 
-Each job runs the engine image's entry point (``markov.job_entrypoint``) with the job's own
+Each job runs the engine image's entry point (``markov.runners.job``) with the job's own
 environment, so these tests cover the whole contract: set-up, upload, trainer and rollout jobs
 synchronising through S3, states, logs, stops, evaluations and clean-up (tests/aws_harness.py).
 """
@@ -17,13 +17,6 @@ import boto3
 import pytest
 from moto import settings as moto_settings
 
-from workshop_helpers.aws.cleanup import cleanup
-from workshop_helpers.aws.config import AwsSettings, load_settings
-from workshop_helpers.aws.cost import HOURLY_USD, UnknownInstanceType, estimate
-from workshop_helpers.aws.image import image_tag
-from workshop_helpers.aws.naming import EXPERIMENT_TAG, job_stem
-from workshop_helpers.aws.session import AwsSetupError, connect
-from workshop_helpers.aws.setup import setup_workshop
 from workshop_helpers.backends import (
     BackendError,
     EvaluationRequest,
@@ -31,7 +24,14 @@ from workshop_helpers.backends import (
     TrainingRequest,
     get_backend,
 )
-from workshop_helpers.backends.aws import AwsBackend
+from workshop_helpers.backends.aws.backend import AwsBackend
+from workshop_helpers.backends.aws.cleanup import cleanup
+from workshop_helpers.backends.aws.config import AwsSettings, load_settings
+from workshop_helpers.backends.aws.cost import HOURLY_USD, UnknownInstanceType, estimate
+from workshop_helpers.backends.aws.image import image_tag
+from workshop_helpers.backends.aws.naming import EXPERIMENT_TAG, job_stem
+from workshop_helpers.backends.aws.session import AwsSetupError, connect
+from workshop_helpers.backends.aws.setup import setup_workshop
 from workshop_helpers.bundle import upload_run_inputs
 from workshop_helpers.evaluations import evaluation_table, start_evaluations, wait_for_evaluations
 from workshop_helpers.experiment import Experiment, new_experiment

@@ -22,7 +22,7 @@ from moto import settings as moto_settings
 from moto.iam import access_control
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
-from workshop_helpers.aws.setup import setup_workshop
+from workshop_helpers.backends.aws.setup import setup_workshop
 
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")]
 

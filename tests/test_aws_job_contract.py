@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from markov.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S, apply_deadline
-from markov.job_entrypoint import JobSetupError, chosen_worker, worker_command
-from markov.sagemaker_launcher import missing_requirements
-from workshop_helpers.aws.config import AwsSettings
-from workshop_helpers.aws.jobs import time_limits
+from markov.runners.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S, apply_deadline
+from markov.runners.job import JobSetupError, chosen_worker, worker_command
+from markov.runners.sagemaker import missing_requirements
+from workshop_helpers.backends.aws.config import AwsSettings
+from workshop_helpers.backends.aws.jobs import time_limits
 from workshop_helpers.backends.base import TrainingRequest
 
 SETTINGS = AwsSettings("us-east-1", "sagemaker-b", "arn:aws:iam::1:role/r", "img")
@@ -49,7 +49,7 @@ def test_spot_jobs_get_a_longer_wait_and_the_deadline_covers_it() -> None:
 def test_sagemakers_train_argument_runs_the_worker_named_in_dr_worker() -> None:
     assert chosen_worker("train", {"DR_WORKER": "one_job"}) == "one_job"
     assert chosen_worker("rollout_worker", {"DR_WORKER": "one_job"}) == "rollout_worker"
-    assert worker_command("one_job")[-1] == "markov.one_job"
+    assert worker_command("one_job")[-1] == "markov.runners.one_job"
     with pytest.raises(JobSetupError, match="DR_WORKER"):
         worker_command(chosen_worker("train", {}))
 

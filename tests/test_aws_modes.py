@@ -26,12 +26,12 @@ from test_aws_backend import (
     wait_until_done,
 )
 
-from markov.sync import CheckpointReader
-from workshop_helpers.aws.quotas import QuotaExceeded, check_quotas, require_quotas
-from workshop_helpers.aws.session import AwsContext
-from workshop_helpers.aws.setup import SetupReport, setup_workshop
+from markov.formats.checkpoints import CheckpointReader
 from workshop_helpers.backends import TrainingRequest
-from workshop_helpers.backends.aws import AwsBackend
+from workshop_helpers.backends.aws.backend import AwsBackend
+from workshop_helpers.backends.aws.quotas import QuotaExceeded, check_quotas, require_quotas
+from workshop_helpers.backends.aws.session import AwsContext
+from workshop_helpers.backends.aws.setup import SetupReport, setup_workshop
 from workshop_helpers.bundle import upload_run_inputs
 from workshop_helpers.model_config import write_hyperparameters
 
@@ -171,7 +171,7 @@ def test_nothing_starts_when_the_quota_is_too_small(aws_harness, default_role, m
     def refuse(_context, needed, _spot=False):
         raise QuotaExceeded(f"needs {dict(needed)}")
 
-    monkeypatch.setattr("workshop_helpers.backends.aws.require_quotas", refuse)
+    monkeypatch.setattr("workshop_helpers.backends.aws.backend.require_quotas", refuse)
     backend = AwsBackend(report.settings, printer=aws.printed.append)
     with pytest.raises(Exception, match=r"needs \{'ml.c5.2xlarge': 1\}"):
         backend.start_training(experiment, TrainingRequest(num_workers=2, max_time_s=300))

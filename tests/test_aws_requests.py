@@ -19,15 +19,15 @@ import pytest
 from strict_requests import client_violations
 from test_aws_backend import Aws, prepared_experiment
 
-from workshop_helpers.aws.cleanup import cleanup
-from workshop_helpers.aws.config import MULTI_JOB, AwsSettings
-from workshop_helpers.aws.jobs import evaluation_spec, request_body
-from workshop_helpers.aws.naming import evaluation_job, job_stem, rollout_job, trainer_job
-from workshop_helpers.aws.permissions import job_policy, trust_policy
-from workshop_helpers.aws.session import connect, known_regions
-from workshop_helpers.aws.setup import default_bucket_name, role_name, setup_workshop
 from workshop_helpers.backends import BackendError, EvaluationRequest, TrainingRequest
-from workshop_helpers.backends.aws import AwsBackend
+from workshop_helpers.backends.aws.backend import AwsBackend
+from workshop_helpers.backends.aws.cleanup import cleanup
+from workshop_helpers.backends.aws.config import MULTI_JOB, AwsSettings
+from workshop_helpers.backends.aws.jobs import evaluation_spec, request_body
+from workshop_helpers.backends.aws.naming import evaluation_job, job_stem, rollout_job, trainer_job
+from workshop_helpers.backends.aws.permissions import job_policy, trust_policy
+from workshop_helpers.backends.aws.session import connect, known_regions
+from workshop_helpers.backends.aws.setup import default_bucket_name, role_name, setup_workshop
 from workshop_helpers.experiment import MAX_NAME_LENGTH, Experiment
 
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")]

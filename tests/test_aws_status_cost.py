@@ -6,21 +6,21 @@ from __future__ import annotations
 import botocore.session
 import pytest
 
-from markov.polling import (
+from markov.workers.polling import (
     LOCAL_PLAN,
     S3_PLAN,
     Backoff,
     PollSettingError,
     plan_for_url,
 )
-from workshop_helpers.aws.cost import (
+from workshop_helpers.backends.aws.cost import (
     HOURLY_USD,
     SPOT_DISCOUNT,
     estimate,
     training_requests,
 )
-from workshop_helpers.aws.naming import trainer_job
-from workshop_helpers.aws.status import SECONDARY_STATES, STATES, JobInfo
+from workshop_helpers.backends.aws.naming import trainer_job
+from workshop_helpers.backends.aws.status import SECONDARY_STATES, STATES, JobInfo
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 NOTEBOOK_STATES = {"starting", "running", "completed", "failed", "stopped"}

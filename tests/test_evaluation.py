@@ -1,4 +1,4 @@
-"""Evaluation trials (markov.evaluation) and the evaluation worker's files and exit codes."""
+"""Evaluation trials (markov.races.trials) and the evaluation worker's files and exit codes."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from markov.checkpoints import build_agent, checkpoint_files
+from markov.agents.restore import build_agent, checkpoint_files
 from markov.environment.dynamics import STEP_S
 from markov.environment.model_metadata import load_model_metadata
 from markov.environment.scripted import CenterLineDriver, OffTrackDriver
-from markov.evaluation import evaluate, scripted_policy
-from markov.evaluation_worker import EXIT_BAD_INPUT, main
+from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.simtrace import SIMTRACE_HEADER, read_simtrace
 from markov.presets.preset import Hyperparameters
-from markov.simtrace import SIMTRACE_HEADER, read_simtrace
+from markov.races.trials import evaluate, scripted_policy
 from markov.store import open_store
-from markov.sync import CheckpointPublisher
-from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, FAILURE_MARKER
+from markov.workers.evaluation import EXIT_BAD_INPUT, main
+from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE, FAILURE_MARKER
 
 TRACK = "Workshop_Oval"
 PREFIX = "exp"
@@ -228,7 +228,7 @@ def test_parallel_workers_on_two_tracks_write_separate_folders(model_store):
     }
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "markov.evaluation_worker"],
+            [sys.executable, "-m", "markov.workers.evaluation"],
             env={
                 **os.environ,
                 **worker_environment(

@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from markov.checkpoints import build_agent, checkpoint_files
+from markov.agents.restore import build_agent, checkpoint_files
 from markov.environment.world_config import WorldConfig
+from markov.formats.checkpoints import CheckpointPublisher
 from markov.presets.preset import Hyperparameters
-from markov.sync import CheckpointPublisher
-from workshop_helpers.aws import jobs
-from workshop_helpers.aws.config import MULTI_JOB
+from workshop_helpers.backends.aws import jobs
+from workshop_helpers.backends.aws.config import MULTI_JOB
 from workshop_helpers.bundle import upload_run_inputs
 from workshop_helpers.evaluations import (
     evaluation_table,

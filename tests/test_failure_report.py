@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from markov.failure_report import failure_summary, job_failure_reason
-from markov.job_entrypoint import run_worker
-from markov.worker_failure import FAILURE_MARKER
-from workshop_helpers.aws.naming import ROLLOUT, TRAINER, JobName
-from workshop_helpers.aws.status import JobInfo
-from workshop_helpers.aws.supervise import decide
+from markov.runners.failure_report import failure_summary, job_failure_reason
+from markov.runners.job import run_worker
+from markov.workers.failure import FAILURE_MARKER
+from workshop_helpers.backends.aws.naming import ROLLOUT, TRAINER, JobName
+from workshop_helpers.backends.aws.status import JobInfo
+from workshop_helpers.backends.aws.supervise import decide
 
 PARAMS_DUMP = "\n".join(f"params: {{'x': {i}.0, 'speed': 1.0}}" for i in range(40))
 TRACEBACK = textwrap.dedent(
@@ -50,11 +50,11 @@ def test_a_job_that_fails_for_good_leaves_its_block_as_the_failure_reason(tmp_pa
         """
     )
     failure = tmp_path / "failure"
-    command = [sys.executable, "-c", script, "markov.rollout_worker"]
+    command = [sys.executable, "-c", script, "markov.workers.rollout"]
     code = run_worker(command, {"PYTHONUNBUFFERED": "1"}, failure)  # as main() runs it
     assert code == 3
     assert failure.read_text() == (
-        "markov.rollout_worker failed (a restart would fail the same way): "
+        "rollout_worker failed (a restart would fail the same way): "
         "reward_function raised KeyError: 'sped'"
     )
 
@@ -64,7 +64,7 @@ def job(kind: str, status: str, reason: str = "", index: int = 0) -> JobInfo:
 
 
 def test_aws_supervision_ends_the_training_when_a_rollout_job_failed_for_good() -> None:
-    reason = job_failure_reason("markov.rollout_worker", 3, f"{FAILURE_MARKER}\nbad reward")
+    reason = job_failure_reason("markov.workers.rollout", 3, f"{FAILURE_MARKER}\nbad reward")
     trainer = job(TRAINER, "InProgress")
     other = job(ROLLOUT, "InProgress", index=1)
     decision = decide(trainer, [job(ROLLOUT, "Failed", reason), other], training_finished=False)
@@ -74,7 +74,7 @@ def test_aws_supervision_ends_the_training_when_a_rollout_job_failed_for_good() 
 
 
 def test_aws_supervision_names_the_cause_when_no_rollout_job_is_left() -> None:
-    reason = job_failure_reason("markov.rollout_worker", 1, TRACEBACK)
+    reason = job_failure_reason("markov.workers.rollout", 1, TRACEBACK)
     trainer = job(TRAINER, "InProgress")
     decision = decide(trainer, [job(ROLLOUT, "Failed", reason)], training_finished=False)
     assert decision is not None and decision.stop == [trainer]

@@ -13,7 +13,7 @@ from markov.agents.update_options import (
     resolve_precision,
 )
 from markov.presets import Hyperparameters
-from markov.training_worker import TrainerSettings, usable_cores
+from markov.workers.training import TrainerSettings, usable_cores
 
 SHALLOW = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
 CAMERA_SPACE = gym.spaces.Dict(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from markov.episodes import (
+from markov.formats.episodes import (
     CorruptEpisodeFile,
     EpisodeArrays,
     InvalidEpisode,
@@ -17,7 +17,7 @@ from markov.episodes import (
     load_episode_batch,
     save_episode_batch,
 )
-from markov.metrics import (
+from markov.formats.metrics import (
     EvaluationMetricsWriter,
     MetricsFormatError,
     TrainingMetricsWriter,
@@ -27,7 +27,7 @@ from markov.metrics import (
     read_training_metrics,
     training_metrics_key,
 )
-from markov.simtrace import (
+from markov.formats.simtrace import (
     SIMTRACE_COLUMNS,
     SimtraceFormatError,
     SimtraceWriter,

@@ -1,4 +1,4 @@
-"""Head-to-head races (markov.head_to_head, DeepRacerRacetrackEnv.set_other_cars) and the
+"""Head-to-head races (markov.races.head_to_head, DeepRacerRacetrackEnv.set_other_cars) and the
 evaluation worker with the head2head YAML."""
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ import numpy as np
 import pytest
 import yaml
 
-from markov.checkpoints import build_agent, checkpoint_files
+from markov.agents.restore import build_agent, checkpoint_files
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.car_geometry import FRONT_POINT_OFFSET_M
 from markov.environment.model_metadata import load_model_metadata
 from markov.environment.scripted import CenterLineDriver
 from markov.environment.sensors import BOT_CAR_RGB
-from markov.evaluation import scripted_policy
-from markov.evaluation_worker import EXIT_BAD_INPUT, main
-from markov.head_to_head import GRID_GAP_M, race
+from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.simtrace import SIMTRACE_HEADER, read_simtrace
 from markov.presets.preset import Hyperparameters
-from markov.simtrace import SIMTRACE_HEADER, read_simtrace
+from markov.races.head_to_head import GRID_GAP_M, race
+from markov.races.trials import scripted_policy
 from markov.store import open_store
-from markov.sync import CheckpointPublisher
 from markov.tracks import load_track
-from markov.worker_failure import FAILURE_MARKER
+from markov.workers.evaluation import EXIT_BAD_INPUT, main
+from markov.workers.failure import FAILURE_MARKER
 
 TRACK = "Workshop_Oval"
 HEAD2HEAD_TEMPLATE = (

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from markov.checkpoints import build_agent
+from markov.agents.restore import build_agent
 from markov.environment.model_metadata import (
     ModelMetadataError,
     default_model_metadata,
     load_model_metadata,
 )
 from markov.environment.world_config import WorldConfig, WorldConfigError
+from markov.formats.run_inputs import MODEL_METADATA, TRAINING_PARAMS, write_run_inputs
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, write_run_inputs
 from markov.store import open_store
-from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, failure_block
+from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE, failure_block
 from workshop_helpers.experiment import (
     EXPERIMENT_FILE,
     ExperimentError,
@@ -170,7 +170,7 @@ def start_worker(store_dir: Path) -> subprocess.CompletedProcess[str]:
         "READY_TIMEOUT_S": str(WORKER_WAIT_S),
     }
     return subprocess.run(
-        [sys.executable, "-m", "markov.rollout_worker"],
+        [sys.executable, "-m", "markov.workers.rollout"],
         env=environment,
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from markov.job_entrypoint import apply_hyperparameters, hyperparameter_environment
+from markov.runners.job import apply_hyperparameters, hyperparameter_environment
 from markov.store import open_store
 
 PREFIX = "exp-1"
@@ -46,7 +46,7 @@ def job_env(store: Path, output: Path) -> dict[str, str]:
 
 def run_job(worker: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "markov.job_entrypoint", worker],
+        [sys.executable, "-m", "markov.runners.job", worker],
         env=env,
         capture_output=True,
         text=True,
@@ -93,7 +93,7 @@ def test_the_runs_bundle_runs_instead_of_the_installed_engine(tmp_path) -> None:
     worker = "import sys\nprint('edited engine from the bundle')\nsys.exit(3)\n"
     open_store(store).put_bytes(
         f"{PREFIX}/build/output.tar.gz",
-        bundle_bytes({"markov/__init__.py": "", "markov/training_worker.py": worker}),
+        bundle_bytes({"markov/__init__.py": "", "markov/workers/training.py": worker}),
     )
     result = run_job("training_worker", job_env(store, tmp_path / "output"))
     assert "edited engine from the bundle" in result.stdout
@@ -135,10 +135,10 @@ def test_a_stop_reaches_the_worker(tmp_path) -> None:
     )
     open_store(store).put_bytes(
         f"{PREFIX}/build/output.tar.gz",
-        bundle_bytes({"markov/__init__.py": "", "markov/rollout_worker.py": worker}),
+        bundle_bytes({"markov/__init__.py": "", "markov/workers/rollout.py": worker}),
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "markov.job_entrypoint", "rollout_worker"],
+        [sys.executable, "-m", "markov.runners.job", "rollout_worker"],
         env=job_env(store, tmp_path / "output"),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -63,7 +63,7 @@ def test_an_unknown_backend_is_refused() -> None:
 def test_aws_without_settings_falls_back_to_local_when_set_up_is_off(
     no_aws_settings: Path,
 ) -> None:
-    pytest.importorskip("workshop_helpers.aws.config")
+    pytest.importorskip("workshop_helpers.backends.aws.config")
     choice = choose_backend("aws", set_up=False)
     assert (choice.name, choice.store_url, choice.fell_back) == ("local", None, True)
     assert "You picked AWS" in choice.message
@@ -74,8 +74,8 @@ def test_aws_without_settings_falls_back_to_local_when_set_up_is_off(
 def test_a_failing_aws_set_up_falls_back_to_local_with_its_reason(
     no_aws_settings: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup = pytest.importorskip("workshop_helpers.aws.setup")
-    session = pytest.importorskip("workshop_helpers.aws.session")
+    setup = pytest.importorskip("workshop_helpers.backends.aws.setup")
+    session = pytest.importorskip("workshop_helpers.backends.aws.session")
 
     def no_credentials() -> None:
         raise session.AwsSetupError("No AWS credentials found.")
@@ -89,7 +89,7 @@ def test_a_failing_aws_set_up_falls_back_to_local_with_its_reason(
 def test_a_missing_aws_package_falls_back_to_local(
     no_aws_settings: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "workshop_helpers.backends.aws", None)
+    monkeypatch.setitem(sys.modules, "workshop_helpers.backends.aws.backend", None)
     choice = choose_backend("aws")
     assert (choice.name, choice.fell_back) == ("local", True)
     assert "ModuleNotFoundError" in choice.message or "ImportError" in choice.message
@@ -98,7 +98,7 @@ def test_a_missing_aws_package_falls_back_to_local(
 def test_aws_is_used_when_its_settings_are_known(
     no_aws_settings: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("workshop_helpers.aws.config")
+    pytest.importorskip("workshop_helpers.backends.aws.config")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("DR_AWS_BUCKET", "my-deepracer-bucket")
     monkeypatch.setenv("DR_AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/jobs")

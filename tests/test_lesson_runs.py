@@ -7,8 +7,8 @@ import json
 import pytest
 
 from markov.environment.model_metadata import default_model_metadata
-from markov.run_inputs import dump_params, training_params
-from markov.sync import CheckpointPublisher
+from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.run_inputs import dump_params, training_params
 from markov.tracks import TrackNotFoundError, official
 from workshop_helpers.experiment import ExperimentNotFoundError, load_experiment, new_experiment
 from workshop_helpers.lesson_runs import (

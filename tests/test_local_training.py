@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 
 from markov.environment.model_metadata import default_model_metadata
-from markov.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
-from markov.local_training import LocalTrainingRun, RunnerError
+from markov.formats.checkpoints import CheckpointPublisher, CheckpointRef, find_resume_point
+from markov.formats.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
+from markov.formats.run_inputs import worker_params_key, write_run_inputs
+from markov.formats.simtrace import SIMTRACE_HEADER
 from markov.presets.preset import Hyperparameters
-from markov.rollout_worker import episodes_for_worker
-from markov.run_inputs import worker_params_key, write_run_inputs
-from markov.simtrace import SIMTRACE_HEADER
+from markov.runners.local import LocalTrainingRun, RunnerError
 from markov.store import open_store
-from markov.sync import CheckpointPublisher, CheckpointRef, find_resume_point
-from markov.training_worker import Trainer, cap_transitions
+from markov.workers.rollout import episodes_for_worker
+from markov.workers.training import Trainer, cap_transitions
 
 TRACK = "Workshop_Oval"
 
@@ -248,8 +248,8 @@ def test_final_and_best_policies_are_exported_as_onnx_that_reproduces_the_action
 
     import onnxruntime
 
-    from markov.checkpoints import build_agent, load_weights
-    from markov.sync import CheckpointReader
+    from markov.agents.restore import build_agent, load_weights
+    from markov.formats.checkpoints import CheckpointReader
 
     run, _, _ = two_worker_run
     for label in ("final", "best"):

@@ -17,9 +17,9 @@ from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.model_metadata import default_model_metadata
 from markov.environment.reward_function import reward_function_from_source
 from markov.environment.scripted import ZigZagDriver
+from markov.formats.run_inputs import write_run_inputs
+from markov.formats.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import write_run_inputs
-from markov.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.store import open_store
 from markov.tracks import load_track
 from workshop_helpers import analysis, log_lesson

@@ -20,9 +20,9 @@ from matplotlib import pyplot as plt
 from markov.environment.model_metadata import default_model_metadata
 from markov.environment.reward_function import reward_function_from_source
 from markov.environment.reward_params import measure_pose
-from markov.local_training import LocalTrainingRun
+from markov.formats.run_inputs import write_run_inputs
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import write_run_inputs
+from markov.runners.local import LocalTrainingRun
 from markov.store import open_store
 from markov.tracks import Track
 from workshop_helpers import analysis, log_lesson

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from markov.checkpoints import build_agent, checkpoint_files
+from markov.agents.restore import build_agent, checkpoint_files
 from markov.environment.model_metadata import default_model_metadata
 from markov.environment.reward_function import RewardFunctionError, reward_function_from_source
 from markov.environment.reward_watchdog import RewardLimits, RewardLimitsError
+from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.run_inputs import write_run_inputs
 from markov.presets.preset import Hyperparameters
-from markov.run_inputs import write_run_inputs
 from markov.store import open_store
-from markov.sync import CheckpointPublisher
-from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, failure_block
+from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE, failure_block
 
 TRACK = "Workshop_Oval"
 PREFIX = "exp"
@@ -280,7 +280,7 @@ def run_rollout_worker(
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "markov.rollout_worker"],
+        [sys.executable, "-m", "markov.workers.rollout"],
         env=environment,
         capture_output=True,
         text=True,

@@ -22,22 +22,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from markov.checkpoints import find_checkpoint
+from markov.agents.restore import find_checkpoint
 from markov.environment.model_metadata import default_model_metadata
-from markov.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
-from markov.local_training import LocalTrainingRun, check_prefix_options, main
-from markov.presets.preset import Hyperparameters
-from markov.run_inputs import read_params, write_run_inputs
-from markov.store import FolderStore, open_store
-from markov.sync import (
+from markov.formats.checkpoints import (
     CheckpointBook,
     CheckpointPublisher,
     CheckpointReader,
     find_resume_point,
     parse_checkpoint_name,
 )
-from markov.training_worker import MAX_REPLAYS, Trainer, TrainerError
-from markov.worker_failure import FAILURE_MARKER
+from markov.formats.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
+from markov.formats.run_inputs import read_params, write_run_inputs
+from markov.presets.preset import Hyperparameters
+from markov.runners.local import LocalTrainingRun, check_prefix_options, main
+from markov.store import FolderStore, open_store
+from markov.workers.failure import FAILURE_MARKER
+from markov.workers.training import MAX_REPLAYS, Trainer, TrainerError
 
 TRACK = "Workshop_Oval"
 HANG_S = 600.0
@@ -296,7 +296,7 @@ def test_sigterm_stops_the_run_records_stopped_and_leaves_no_child(tmp_path) -> 
         [
             sys.executable,
             "-m",
-            "markov.local_training",
+            "markov.runners.local",
             "--store",
             str(tmp_path),
             "--prefix",
@@ -385,7 +385,7 @@ WAIT_THEN_TRAIN = textwrap.dedent(
             sys.exit("the rollout worker never started polling for the trainer")
         time.sleep(0.05)
     sys.argv = ["training_worker"]
-    runpy.run_module("markov.training_worker", run_name="__main__")
+    runpy.run_module("markov.workers.training", run_name="__main__")
     """
 )
 

@@ -7,18 +7,18 @@ from typing import ClassVar
 
 import pytest
 
-from markov import local_training
 from markov.environment.model_metadata import default_model_metadata
 from markov.environment.world_config import WorldConfig, WorldConfigError
-from markov.local_training import LocalTrainingRun
+from markov.formats.run_inputs import worker_params_key, write_run_inputs
+from markov.formats.simtrace import read_simtrace
 from markov.presets import preset
 from markov.presets.preset import Hyperparameters, SyncType
-from markov.rollout_worker import RolloutWorker
-from markov.run_inputs import worker_params_key, write_run_inputs
-from markov.simtrace import read_simtrace
+from markov.runners import local as local_training
+from markov.runners.local import LocalTrainingRun
 from markov.store import open_store
-from markov.training_worker import TrainerSettings
-from markov.worker_config import WorkerConfigError, sync_type
+from markov.workers.config import WorkerConfigError, sync_type
+from markov.workers.rollout import RolloutWorker
+from markov.workers.training import TrainerSettings
 from workshop_helpers.reward_params import remove_params_extension, write_params_extension
 
 TRACK = "Workshop_Oval"
@@ -84,9 +84,9 @@ def test_the_local_runner_starts_each_worker_with_the_environment_it_reports(
     run.printer = lambda _line: None
     run.run()
     assert [child["module"] for child in _Recorded.started] == [
-        "markov.training_worker",
-        "markov.rollout_worker",
-        "markov.rollout_worker",
+        "markov.workers.training",
+        "markov.workers.rollout",
+        "markov.workers.rollout",
     ]
     for (name, variables), child in zip(reported.items(), _Recorded.started, strict=True):
         assert {key: child[key] for key in variables} == variables, name

@@ -10,8 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from markov.store import FolderStore, ModelStore, open_store
-from markov.sync import (
+from markov.formats.checkpoints import (
     CheckpointBook,
     CheckpointPublisher,
     CheckpointReader,
@@ -20,6 +19,7 @@ from markov.sync import (
     TrainingFinished,
     find_resume_point,
 )
+from markov.store import FolderStore, ModelStore, open_store
 
 PREFIX = "exp-1"
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from markov.checkpoints import build_agent
+from markov.agents.restore import build_agent
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.model_metadata import default_model_metadata
 from markov.presets import Hyperparameters
-from markov.rollout_worker import play_episode
-from markov.vector_rollout import NumEnvsError, num_envs_setting, play_episodes_lockstep
+from markov.workers.rollout import play_episode
+from markov.workers.vector_rollout import NumEnvsError, num_envs_setting, play_episodes_lockstep
 
 TRACK = "Workshop_Oval"
 

@@ -9,8 +9,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from markov.formats.video import VideoError, VideoRecorder, inline_html
 from markov.store import open_store
-from markov.video import VideoError, VideoRecorder, inline_html
 
 RED = (200, 30, 30)
 

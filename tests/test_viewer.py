@@ -141,12 +141,12 @@ def test_grid_names_the_episode_of_an_evaluation_frame(store: ModelStore) -> Non
 
 
 def test_a_worker_publishes_the_last_frame_of_every_episode(store: ModelStore) -> None:
-    from markov.checkpoints import build_agent
+    from markov.agents.restore import build_agent
     from markov.environment.deepracer_racetrack_env import DeepRacerRacetrackEnv
     from markov.environment.model_metadata import load_model_metadata
-    from markov.live_frames import LiveFramePublisher
     from markov.presets.preset import Hyperparameters
-    from markov.rollout_worker import play_episode
+    from markov.workers.live_frames import LiveFramePublisher
+    from markov.workers.rollout import play_episode
 
     metadata = {
         "action_space": [{"steering_angle": 30, "speed": 1.0}],

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 
 from matplotlib import pyplot as plt
 
-from markov.metrics import evaluation_metrics_key
+from markov.formats.metrics import evaluation_metrics_key
 from markov.presets.preset import Hyperparameters
 from workshop_helpers import evaluations, training
 from workshop_helpers.backends import JobState

@@ -9,7 +9,8 @@ import tarfile
 
 import pytest
 
-from markov.run_inputs import (
+from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.run_inputs import (
     MODEL_METADATA,
     REWARD_FUNCTION,
     TRAINING_PARAMS,
@@ -19,7 +20,6 @@ from markov.run_inputs import (
     read_reward_source,
     worker_params_key,
 )
-from markov.sync import CheckpointPublisher
 from workshop_helpers.bundle import (
     BUNDLE_KEY,
     RunInputsError,

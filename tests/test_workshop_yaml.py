@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from markov.environment.world_config import WorldConfig
-from markov.run_inputs import training_params
+from markov.formats.run_inputs import training_params
 from workshop_helpers.experiment import new_experiment
 from workshop_helpers.paths import artifacts_dir
 from workshop_helpers.yaml_params import (

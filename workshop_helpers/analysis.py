@@ -30,8 +30,8 @@ from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_position
 from markov.environment.dynamics import STEP_S
 from markov.environment.reward_function import load_reward_function
 from markov.environment.reward_params import build_reward_params, measure_pose
-from markov.metrics import read_training_metrics
-from markov.simtrace import SIMTRACE_COLUMNS, SimtraceFormatError, read_simtrace
+from markov.formats.metrics import read_training_metrics
+from markov.formats.simtrace import SIMTRACE_COLUMNS, SimtraceFormatError, read_simtrace
 from markov.store import ModelStore, open_store
 from markov.store.base import normalize_prefix
 from markov.tracks import Track, load_track

@@ -2,9 +2,10 @@
 
 ``build_bundle`` writes ``build/output.tar.gz`` with ``markov/`` (the engine) and ``artifacts/``
 (templates, presets, examples), plus ``dr_launcher.py`` and ``dr_requirements.txt`` for AWS's
-prebuilt training image (``markov.sagemaker_launcher``); the same bytes for the same sources, so
+prebuilt training image (``markov.runners.sagemaker``); the same bytes for the same sources, so
 a job can tell whether its code changed. ``upload_run_inputs`` puts the learner's files from
-``runs/<id>/`` under the keys that the workers read (``markov.run_inputs``), plus the bundle.
+``runs/<id>/`` under the keys that the workers read (``markov.formats.run_inputs``), plus the
+bundle.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import yaml
 from tqdm.auto import tqdm
 
 from markov.environment.model_metadata import load_model_metadata
-from markov.presets.preset import Hyperparameters, load_hyperparameters
-from markov.run_inputs import (
+from markov.formats.checkpoints import find_resume_point
+from markov.formats.run_inputs import (
     HYPERPARAMETERS,
     MODEL_METADATA,
     REWARD_FUNCTION,
@@ -33,7 +34,7 @@ from markov.run_inputs import (
     worker_params_key,
     write_run_inputs,
 )
-from markov.sync import find_resume_point
+from markov.presets.preset import Hyperparameters, load_hyperparameters
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.model_config import HYPERPARAMETERS_FILE, MODEL_METADATA_FILE
 from workshop_helpers.paths import artifacts_dir, build_dir, markov_dir
@@ -156,7 +157,7 @@ def launcher_requirements() -> str:
 def _entries() -> list[tuple[Path | bytes, str]]:
     """(source path or bytes, archive name) of every folder and file, sorted by archive name."""
     entries: list[tuple[Path | bytes, str]] = [
-        (markov_dir() / "sagemaker_launcher.py", "dr_launcher.py"),
+        (markov_dir() / "runners" / "sagemaker.py", "dr_launcher.py"),
         (launcher_requirements().encode(), "dr_requirements.txt"),
     ]
     for root, top in ((markov_dir(), "markov"), (artifacts_dir(), "artifacts")):

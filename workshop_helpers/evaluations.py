@@ -15,11 +15,11 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from markov.environment.world_config import WorldConfig
-from markov.evaluation_worker import read_evaluation_yaml
-from markov.metrics import RESET_COUNT_FIELDS, STATUS_LABELS, evaluation_metrics_key
-from markov.run_inputs import RunInputError
-from markov.simtrace import read_simtrace
-from markov.video import inline_html
+from markov.formats.metrics import RESET_COUNT_FIELDS, STATUS_LABELS, evaluation_metrics_key
+from markov.formats.run_inputs import RunInputError
+from markov.formats.simtrace import read_simtrace
+from markov.formats.video import inline_html
+from markov.workers.evaluation import read_evaluation_yaml
 from workshop_helpers.backends import EvaluationRequest, JobState, get_backend
 from workshop_helpers.backends.base import evaluation_params_key
 from workshop_helpers.budget import workshop_budget
@@ -37,7 +37,7 @@ _STATUS_OF_LABEL = {label: status for status, label in STATUS_LABELS.items()}
 _NOT_WORLD_KEYS = frozenset(
     {"MODEL_S3_PREFIX", "EVAL_CHECKPOINT", "METRICS_S3_OBJECT_KEY", "REWARD_FILE_S3_KEY"}
 )
-"""Keys of an evaluation YAML that the worker uses itself (``markov.evaluation_worker``)."""
+"""Keys of an evaluation YAML that the worker uses itself (``markov.workers.evaluation``)."""
 
 
 def start_evaluations(

@@ -2,15 +2,15 @@
 ``envriron_vars`` showed it: one dict per worker (``trainer``, ``rollout-<ROLLOUT_IDX>``).
 
 The dicts come from the code that starts the processes: the local runner
-(``markov.local_training.worker_environments``, through the local backend's arguments) and the
-SageMaker job builder (``workshop_helpers.aws.jobs.worker_environments``).
+(``markov.runners.local.worker_environments``, through the local backend's arguments) and the
+SageMaker job builder (``workshop_helpers.backends.aws.jobs.worker_environments``).
 """
 
 from __future__ import annotations
 
-from workshop_helpers.aws.config import AwsSettings, load_settings
-from workshop_helpers.aws.session import AwsSetupError
 from workshop_helpers.backends import TrainingRequest
+from workshop_helpers.backends.aws.config import AwsSettings, load_settings
+from workshop_helpers.backends.aws.session import AwsSetupError
 from workshop_helpers.budget import Budget, workshop_budget
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.paths import shown_path
@@ -57,7 +57,7 @@ def worker_environments(
 
         environments = local.worker_environments(experiment, request)
     elif backend == "aws":
-        from workshop_helpers.aws import jobs
+        from workshop_helpers.backends.aws import jobs
 
         environments = jobs.worker_environments(
             experiment, aws_settings_or_example(), request, experiment.open_store()

@@ -109,8 +109,8 @@ LOCAL_MESSAGE = (
 def choose_backend(picked: str, set_up: bool = True) -> BackendChoice:
     """The backend to create the experiment with, from the picker's value ("local" or "aws").
 
-    For "aws" the workshop's AWS settings are read (``workshop_helpers.aws``); when they are
-    missing and ``set_up`` is true, the one-time AWS set-up runs (it creates the bucket, the
+    For "aws" the workshop's AWS settings are read (``workshop_helpers.backends.aws``); when they
+    are missing and ``set_up`` is true, the one-time AWS set-up runs (it creates the bucket, the
     jobs' role and the engine image only where they are missing). If AWS still cannot be used,
     the choice falls back to "local" and the message says why and what to do.
     """
@@ -143,15 +143,15 @@ def choose_backend(picked: str, set_up: bool = True) -> BackendChoice:
 
 def _aws_settings(set_up: bool) -> tuple[Any, str]:
     """The AWS settings, running the set-up first when they are missing and ``set_up``."""
-    importlib.import_module("workshop_helpers.backends.aws")  # the backend must exist
-    config = importlib.import_module("workshop_helpers.aws.config")
-    session = importlib.import_module("workshop_helpers.aws.session")
+    importlib.import_module("workshop_helpers.backends.aws.backend")  # the backend must exist
+    config = importlib.import_module("workshop_helpers.backends.aws.config")
+    session = importlib.import_module("workshop_helpers.backends.aws.session")
     try:
         return config.load_settings(), ""
     except session.AwsSetupError:
         if not set_up:
             raise
-    setup = importlib.import_module("workshop_helpers.aws.setup")
+    setup = importlib.import_module("workshop_helpers.backends.aws.setup")
     report = setup.setup_workshop()
     return config.load_settings(), str(report)
 

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from markov.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS, read_params
-from markov.sync import find_resume_point
+from markov.formats.checkpoints import find_resume_point
+from markov.formats.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS, read_params
 from workshop_helpers.experiment import (
     Experiment,
     ExperimentNotFoundError,

@@ -18,7 +18,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from markov.run_inputs import (
+from markov.formats.run_inputs import (
     REWARD_FUNCTION,
     TRAINING_PARAMS,
     params_key_of_worker,

@@ -20,7 +20,7 @@ from markov.environment.deepracer_racetrack_env import DEFAULT_TRACK, DeepRacerR
 from markov.environment.model_metadata import ModelMetadata, load_model_metadata
 from markov.environment.reward_function import RewardFunctionError, reward_function_from_source
 from markov.environment.scripted import CenterLineDriver
-from markov.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS
+from markov.formats.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.model_config import MODEL_METADATA_FILE
 from workshop_helpers.paths import artifact_file, artifact_names, shown_path

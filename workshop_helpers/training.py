@@ -8,8 +8,8 @@ from typing import Any
 from IPython.display import display
 from tqdm.auto import tqdm
 
-from markov.metrics import read_training_metrics, training_metrics_key
-from markov.run_inputs import read_hyperparameters
+from markov.formats.metrics import read_training_metrics, training_metrics_key
+from markov.formats.run_inputs import read_hyperparameters
 from workshop_helpers.backends import JobState, get_backend
 from workshop_helpers.budget import Budget, workshop_budget
 from workshop_helpers.experiment import Experiment

@@ -21,8 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
-from markov.live_frames import MAX_FRAME_SIDE_PX, live_key, publish_frames
 from markov.store import ModelStore, StoreKeyError, open_store
+from markov.workers.live_frames import MAX_FRAME_SIDE_PX, live_key, publish_frames
 
 __all__ = ["MAX_FRAME_SIDE_PX", "LiveGrid", "WorkerFrames", "live_key", "publish_frames"]
 

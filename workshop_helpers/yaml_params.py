@@ -3,8 +3,8 @@
 The four templates in ``src/artifacts/yaml`` hold every key with its template value, as quoted
 strings. They also define what kind of value each key takes: a template value "true"/"false"
 marks a boolean, "0" a whole number and "2.0" a number. The engine decides the rest: the keys a
-training run reads come from ``markov.run_inputs.training_params``, the world keys are checked by
-``WorldConfig.from_params`` and track names by ``markov.tracks``.
+training run reads come from ``markov.formats.run_inputs.training_params``, the world keys are
+checked by ``WorldConfig.from_params`` and track names by ``markov.tracks``.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import yaml
 
 from markov.environment.objects import check_objects_fit
 from markov.environment.world_config import PASS_THROUGH_KEYS, WorldConfig, WorldConfigError
-from markov.metrics import evaluation_metrics_key
-from markov.run_inputs import (
+from markov.formats.metrics import evaluation_metrics_key
+from markov.formats.run_inputs import (
     MODEL_METADATA,
     TRAINING_PARAMS,
     dump_params,
     read_params,
     training_params,
 )
-from markov.simtrace import format_run_timestamp
+from markov.formats.simtrace import format_run_timestamp
 from markov.tracks import available_tracks, load_track
 from markov.tracks.official import resolve_route_file
 from workshop_helpers.budget import workshop_budget
@@ -96,8 +96,8 @@ def training_params_for(
     """training_params.yaml for this experiment, validated.
 
     The template is filled as in the workshop notebook (buckets, MP4 keys, race-type defaults);
-    the keys the engine reads come from ``markov.run_inputs.training_params`` so workers find
-    the run's files; ``overrides`` (YAML key = value) are applied last. ``world_name`` defaults
+    the keys the engine reads come from ``markov.formats.run_inputs.training_params`` so workers
+    find the run's files; ``overrides`` (YAML key = value) are applied last. ``world_name`` defaults
     to the experiment's track.
     """
     _check_workers(num_workers)

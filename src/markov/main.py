@@ -11,9 +11,9 @@ import argparse
 import time
 from pathlib import Path
 
-from markov.checkpoints import load_policy
-from markov.evaluation import EvaluationResult, checkpoint_policy, evaluate
-from markov.local_training import LocalTrainingRun, prepare_default_inputs
+from markov.agents.restore import load_policy
+from markov.races.trials import EvaluationResult, checkpoint_policy, evaluate
+from markov.runners.local import LocalTrainingRun, prepare_default_inputs
 from markov.store import open_store
 from markov.tracks import BUILTIN_TRACKS
 

@@ -31,7 +31,7 @@ def get_backend(experiment: Experiment) -> Backend:
 
         return LocalBackend()
     if experiment.backend == "aws":
-        from workshop_helpers.backends.aws import AwsBackend
+        from workshop_helpers.backends.aws.backend import AwsBackend
 
         return AwsBackend.from_environment()
     raise BackendError(f"backend is {experiment.backend!r}; use 'local' or 'aws'.")

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from markov.metrics import evaluation_metrics_key
+from markov.formats.metrics import evaluation_metrics_key
 from workshop_helpers.experiment import Experiment
 
 

@@ -1,8 +1,8 @@
 """The local backend: the engine's processes on this machine, the store a folder (free, offline).
 
-Training runs ``python -m markov.local_training`` detached from the notebook kernel, so a cell
+Training runs ``python -m markov.runners.local`` detached from the notebook kernel, so a cell
 returns at once and a kernel restart does not stop training. Evaluations run
-``python -m markov.evaluation_worker`` processes in parallel. Process ids are kept in
+``python -m markov.workers.evaluation`` processes in parallel. Process ids are kept in
 ``runs/<id>/local_jobs.json``; outcomes are read from the store.
 """
 
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from markov import local_training
-from markov.metrics import evaluation_metrics_key
+from markov.formats.metrics import evaluation_metrics_key
+from markov.runners import local as local_training
 from workshop_helpers.backends.base import (
     BackendError,
     EvaluationRequest,
@@ -50,7 +50,7 @@ class LocalBackend:
                 "stop_training(experiment) before starting again."
             )
         arguments = runner_arguments(experiment, request)
-        command = [sys.executable, "-m", "markov.local_training", *arguments]
+        command = [sys.executable, "-m", "markov.runners.local", *arguments]
         log = experiment.folder / "training.log"
         pid = _spawn(command, dict(request.extra_env), log)
         _update_jobs(experiment, {"training": {"pid": pid, "started": time.time()}})
@@ -104,7 +104,7 @@ class LocalBackend:
                 "EVALUATION_ID": evaluation_id,
             }
             log = experiment.folder / f"evaluation-{evaluation_id}.log"
-            pid = _spawn([sys.executable, "-m", "markov.evaluation_worker"], env, log)
+            pid = _spawn([sys.executable, "-m", "markov.workers.evaluation"], env, log)
             jobs[evaluation_id] = {
                 "pid": pid,
                 "world_name": request.world_name,
@@ -166,7 +166,7 @@ class LocalBackend:
 
 
 def runner_arguments(experiment: Experiment, request: TrainingRequest) -> list[str]:
-    """The command-line arguments of ``markov.local_training`` for this training."""
+    """The command-line arguments of ``markov.runners.local`` for this training."""
     arguments = [
         "--store",
         str(_store_folder(experiment)),

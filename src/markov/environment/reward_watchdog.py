@@ -21,7 +21,7 @@ call. Where signals cannot be used (another thread, or a platform without ``seti
 time is checked when the call returns. For what neither can stop (code that catches
 ``BaseException`` and loops on, a loop off the main thread, a long C call), a worker passes
 ``hard_stop=True``: a daemon thread then prints the failure block and ends the process with
-:data:`~markov.worker_failure.EXIT_DETERMINISTIC_FAILURE` once a call overruns its limit by a
+:data:`~markov.workers.failure.EXIT_DETERMINISTIC_FAILURE` once a call overruns its limit by a
 grace period. Notebooks never get ``hard_stop``.
 """
 
@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TextIO
 
-from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, report_deterministic_failure
+from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE, report_deterministic_failure
 
 CALL_TIMEOUT_VARIABLE = "REWARD_CALL_TIMEOUT_S"
 EPISODE_BUDGET_VARIABLE = "REWARD_EPISODE_BUDGET_S"

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from markov.environment.episode_rules import STATUS_LABELS
-from markov.simtrace import format_run_timestamp
+from markov.formats.checkpoints import BEST_MODEL_METRICS
+from markov.formats.simtrace import format_run_timestamp
 from markov.store import ModelStore
 from markov.store.base import normalize_prefix
-from markov.sync import BEST_MODEL_METRICS
 
 TRAINING_METRICS_VERSION = 2.0
 PHASES = ("training", "evaluation")

@@ -1,8 +1,8 @@
 """One-time AWS set-up: the workshop bucket, the jobs' IAM role and the jobs' image.
 
 ``setup_workshop()`` is safe to run again: it creates only what is missing and reports what it
-found, and which permissions it used (``workshop_helpers.aws.access``). Its result is saved in
-``runs/aws.json`` for ``AwsBackend.from_environment()``.
+found, and which permissions it used (``workshop_helpers.backends.aws.access``). Its result is
+saved in ``runs/aws.json`` for ``AwsBackend.from_environment()``.
 
 It works with the default SageMaker execution role (``AmazonSageMakerFullAccess``): the bucket
 and the ECR repository are named ``sagemaker-...`` (names that policy covers), a refused
@@ -21,8 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from workshop_helpers.aws.access import DENIED, GRANTED, AccessLog
-from workshop_helpers.aws.config import (
+from workshop_helpers.backends.aws.access import DENIED, GRANTED, AccessLog
+from workshop_helpers.backends.aws.config import (
     DEFAULT_INSTANCE_TYPE,
     ENGINE,
     ONE_JOB,
@@ -30,16 +30,21 @@ from workshop_helpers.aws.config import (
     partition_of,
     save_settings,
 )
-from workshop_helpers.aws.image import ImageBuilder, check_image, ensure_image, parse_ecr_uri
-from workshop_helpers.aws.images import choose_mode, prebuilt_image_uri
-from workshop_helpers.aws.permissions import (
+from workshop_helpers.backends.aws.image import (
+    ImageBuilder,
+    check_image,
+    ensure_image,
+    parse_ecr_uri,
+)
+from workshop_helpers.backends.aws.images import choose_mode, prebuilt_image_uri
+from workshop_helpers.backends.aws.permissions import (
     job_needs,
     job_policy,
     missing_permissions,
     trust_policy,
     trusts_sagemaker,
 )
-from workshop_helpers.aws.session import (
+from workshop_helpers.backends.aws.session import (
     DENIED_CODES,
     AwsContext,
     AwsSetupError,

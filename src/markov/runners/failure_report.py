@@ -1,7 +1,7 @@
 """What a runner shows when a worker process failed: the cause, not the tail of its log.
 
 A worker that failed for a reason a restart cannot fix prints a block headed by
-:data:`markov.worker_failure.FAILURE_MARKER`; that block is the whole story. Otherwise the last
+:data:`markov.workers.failure.FAILURE_MARKER`; that block is the whole story. Otherwise the last
 Python traceback names the error, and without one the last lines that look like errors do. Only
 when the log holds none of these is its tail shown. The local runner, the job entry point (the
 text SageMaker shows as a job's FailureReason) and the AWS backend's supervision all use this
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from markov.worker_failure import EXIT_DETERMINISTIC_FAILURE, failure_block
+from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE, failure_block
 
 TRACEBACK_HEAD = "Traceback (most recent call last):"
 DETERMINISTIC_NOTE = "a restart would fail the same way"

@@ -2,14 +2,14 @@
 
 All jobs run one engine image and talk only through the experiment's prefix in the workshop
 bucket, as the local processes do through a folder. SageMaker itself is the record of what was
-started: job names are derived from the experiment id (``workshop_helpers.aws.naming``), so a
-re-run finds its jobs instead of duplicating them, from any machine.
+started: job names are derived from the experiment id (``workshop_helpers.backends.aws.naming``),
+so a re-run finds its jobs instead of duplicating them, from any machine.
 
 * ``start_training`` prints the cost estimate first, then creates the trainer's job and one job
   per rollout worker. It refuses while a training of the experiment runs; after a completed
   training it starts nothing and says so; after a failed or stopped one it starts a new attempt
   (new job names) whose trainer resumes from the last checkpoint in S3.
-* ``training_jobs`` applies the local runner's rules (``workshop_helpers.aws.supervise``).
+* ``training_jobs`` applies the local runner's rules (``workshop_helpers.backends.aws.supervise``).
 * ``logs`` reads CloudWatch (``/aws/sagemaker/TrainingJobs``).
 """
 
@@ -21,26 +21,37 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from markov.metrics import evaluation_metrics_key
-from markov.polling import plan_for_url
-from markov.run_inputs import TRAINING_PARAMS
+from markov.formats.checkpoints import CheckpointPublisher, CheckpointReader
+from markov.formats.metrics import evaluation_metrics_key
+from markov.formats.run_inputs import TRAINING_PARAMS
 from markov.store import ModelStore
-from markov.sync import CheckpointPublisher, CheckpointReader
-from workshop_helpers.aws.config import ONE_JOB, PREBUILT, AwsSettings, load_settings
-from workshop_helpers.aws.cost import UnknownInstanceType, estimate, training_requests
-from workshop_helpers.aws.image import check_image
-from workshop_helpers.aws.jobs import (
+from markov.workers.polling import plan_for_url
+from workshop_helpers.backends.aws.config import ONE_JOB, PREBUILT, AwsSettings, load_settings
+from workshop_helpers.backends.aws.cost import UnknownInstanceType, estimate, training_requests
+from workshop_helpers.backends.aws.image import check_image
+from workshop_helpers.backends.aws.jobs import (
     JobSpec,
     create_job,
     evaluation_spec,
     request_body,
     training_specs,
 )
-from workshop_helpers.aws.naming import EVALUATION, ROLLOUT, TRAINER, JobName, console_link
-from workshop_helpers.aws.quotas import QuotaExceeded, require_quotas
-from workshop_helpers.aws.session import AwsContext, AwsSetupError, connect, error_code, explain
-from workshop_helpers.aws.status import JobInfo, describe, experiment_jobs, recent_log_lines
-from workshop_helpers.aws.supervise import decide
+from workshop_helpers.backends.aws.naming import EVALUATION, ROLLOUT, TRAINER, JobName, console_link
+from workshop_helpers.backends.aws.quotas import QuotaExceeded, require_quotas
+from workshop_helpers.backends.aws.session import (
+    AwsContext,
+    AwsSetupError,
+    connect,
+    error_code,
+    explain,
+)
+from workshop_helpers.backends.aws.status import (
+    JobInfo,
+    describe,
+    experiment_jobs,
+    recent_log_lines,
+)
+from workshop_helpers.backends.aws.supervise import decide
 from workshop_helpers.backends.base import (
     BackendError,
     EvaluationRequest,

@@ -21,8 +21,8 @@ from typing import Protocol
 
 from botocore.exceptions import ClientError
 
-from workshop_helpers.aws.config import partition_of
-from workshop_helpers.aws.session import (
+from workshop_helpers.backends.aws.config import partition_of
+from workshop_helpers.backends.aws.session import (
     AwsContext,
     AwsSetupError,
     error_code,
@@ -33,7 +33,7 @@ from workshop_helpers.paths import repo_root
 
 REPOSITORY = "sagemaker-deepracer-workshop"
 """Named so that AmazonSageMakerFullAccess may push to it."""
-IMAGE_INPUTS = ("Dockerfile", "pyproject.toml", "src/markov/job_entrypoint.py")
+IMAGE_INPUTS = ("Dockerfile", "pyproject.toml", "src/markov/runners/job.py")
 DOCKER_TIMEOUT_S = 3600
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"

@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from workshop_helpers.aws.naming import JobName, job_stem, parse_job_name
-from workshop_helpers.aws.session import AwsSetupError, error_code, explain
+from workshop_helpers.backends.aws.naming import JobName, job_stem, parse_job_name
+from workshop_helpers.backends.aws.session import AwsSetupError, error_code, explain
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 STATES = {

@@ -3,7 +3,7 @@
 This is how DeepRacer on AWS runs a training (one instance, simulator and trainer together).
 The processes talk through the same store protocol as separate jobs do (the experiment's S3
 prefix), so nothing in the workers changes; only where they run does. Run by
-``markov.job_entrypoint`` when the job's worker is ``one_job``; configured by the job's
+``markov.runners.job`` when the job's worker is ``one_job``; configured by the job's
 environment (``NUM_WORKERS``, ``S3_YAML_NAME``, ...).
 
 Every line a child prints goes to this process's stdout (CloudWatch) prefixed with its name.
@@ -23,7 +23,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from markov.run_inputs import read_params, worker_params_key
+from markov.formats.run_inputs import read_params, worker_params_key
 from markov.store import ModelStore, open_store
 
 MAX_WORKER_RESTARTS = 3
@@ -110,7 +110,7 @@ def run(env: Mapping[str, str]) -> int:
         Worker(name, [sys.executable, "-m", module], child_env)
         for (name, child_env), module in zip(
             worker_envs(env, _own_params_of_job(env)),
-            ["markov.training_worker"] + ["markov.rollout_worker"] * int(env["NUM_WORKERS"]),
+            ["markov.workers.training"] + ["markov.workers.rollout"] * int(env["NUM_WORKERS"]),
             strict=True,
         )
     ]
@@ -166,7 +166,7 @@ def _stop_all(children: list[Worker]) -> None:
 
 
 def main() -> int:
-    """Entry point: ``python -m markov.one_job`` inside a job."""
+    """Entry point: ``python -m markov.runners.one_job`` inside a job."""
     return run(dict(os.environ))
 
 

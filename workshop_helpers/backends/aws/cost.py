@@ -2,7 +2,7 @@
 
 The estimate is an upper bound: every job is charged per second while it runs, and
 MaxRuntimeInSeconds stops it at the latest. A training's S3 requests are added, counted from
-the workers' polling and live-frame rates on S3 (``markov.polling``): the trainer's LIST
+the workers' polling and live-frame rates on S3 (``markov.workers.polling``): the trainer's LIST
 requests at its fastest poll rate, each rollout worker's checkpoint polls (GET/HEAD) and live
 frames (three PUTs each), all for the whole runtime. Storage (a 30 GB volume per job and the
 model's few MB in S3) is not included; it is cents. With Managed Spot the likely saving is
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from markov.polling import S3_PLAN, PollPlan
+from markov.workers.polling import S3_PLAN, PollPlan
 
 PRICES_AS_OF = "2025-06"
 PRICE_NOTE = (

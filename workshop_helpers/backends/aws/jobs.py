@@ -1,15 +1,15 @@
 """Create an experiment's SageMaker training jobs with plain boto3 ``create_training_job``.
 
-Every job runs ``markov.job_entrypoint`` with SageMaker's ``train`` argument, the worker in
+Every job runs ``markov.runners.job`` with SageMaker's ``train`` argument, the worker in
 ``DR_WORKER`` and the simapp's environment variables; the DeepRacer-on-AWS hyperparameter names
-carry the same run description for the console (``markov.job_entrypoint`` maps them; the
+carry the same run description for the console (``markov.runners.job`` maps them; the
 environment wins). In prebuilt-image mode the hyperparameters also name the submitted code
-(``workshop_helpers.aws.images``).
+(``workshop_helpers.backends.aws.images``).
 
 One-job mode (default) starts one job (``<stem>-trainer``) running the trainer and every rollout
 worker; multi-job mode starts the trainer's job and one job per rollout worker. Every job of a
-training gets the same wall-clock deadline (``markov.deadline``) and MaxRuntimeInSeconds = the
-time to that deadline plus a margin; every job carries the experiment's tags.
+training gets the same wall-clock deadline (``markov.runners.deadline``) and MaxRuntimeInSeconds =
+the time to that deadline plus a margin; every job carries the experiment's tags.
 """
 
 from __future__ import annotations
@@ -21,14 +21,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from markov.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S
-from markov.one_job import own_worker_params, worker_envs
-from markov.run_inputs import MODEL_METADATA, TRAINING_PARAMS, params_key_of_worker, read_params
+from markov.formats.run_inputs import (
+    MODEL_METADATA,
+    TRAINING_PARAMS,
+    params_key_of_worker,
+    read_params,
+)
+from markov.runners.deadline import DEADLINE_VARIABLE, EXPORT_MARGIN_S
+from markov.runners.one_job import own_worker_params, worker_envs
 from markov.store import ModelStore
-from workshop_helpers.aws.config import ONE_JOB, AwsSettings
-from workshop_helpers.aws.images import submitted_code
-from workshop_helpers.aws.naming import JobName, evaluation_job, rollout_job, tags, trainer_job
-from workshop_helpers.aws.session import AwsSetupError, error_code, explain
+from workshop_helpers.backends.aws.config import ONE_JOB, AwsSettings
+from workshop_helpers.backends.aws.images import submitted_code
+from workshop_helpers.backends.aws.naming import (
+    JobName,
+    evaluation_job,
+    rollout_job,
+    tags,
+    trainer_job,
+)
+from workshop_helpers.backends.aws.session import AwsSetupError, error_code, explain
 from workshop_helpers.backends.base import (
     EvaluationRequest,
     TrainingRequest,
@@ -152,8 +163,8 @@ def worker_environments(
 ) -> dict[str, dict[str, str]]:
     """What each process of the training starts with (``trainer``, ``rollout-<ROLLOUT_IDX>``):
     in multi-job mode each job's Environment, in one-job mode the one job's Environment as
-    ``markov.one_job`` hands it to each of its processes. Built by ``training_specs``, the code
-    that creates the jobs."""
+    ``markov.runners.one_job`` hands it to each of its processes. Built by ``training_specs``, the
+    code that creates the jobs."""
     specs = training_specs(experiment, settings, request, store, attempt=1, now=now)
     if settings.job_mode == ONE_JOB:
         own = own_worker_params(store, experiment.prefix, request.num_workers)
@@ -211,7 +222,7 @@ def evaluation_spec(
     request: EvaluationRequest,
     evaluation_id: str,
 ) -> JobSpec:
-    """The job of one evaluation (``markov.evaluation_worker``'s environment variables)."""
+    """The job of one evaluation (``markov.workers.evaluation``'s environment variables)."""
     environment = {
         "MODEL_STORE_URL": settings.store_url,
         # every evaluation setting travels in the job's own YAML, as on the local backend

@@ -20,8 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from workshop_helpers.aws.config import partition_of
-from workshop_helpers.aws.session import AwsContext
+from workshop_helpers.backends.aws.config import partition_of
+from workshop_helpers.backends.aws.session import AwsContext
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"

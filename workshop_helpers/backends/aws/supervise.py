@@ -1,6 +1,6 @@
 """The local runner's rules for jobs that cannot watch each other, applied when polled.
 
-On one machine ``markov.local_training`` stops every worker when the trainer fails, and fails
+On one machine ``markov.runners.local`` stops every worker when the trainer fails, and fails
 the run when every rollout worker has gone while the trainer still waits for episodes. SageMaker
 jobs run on separate instances, so the AWS backend applies the same rules each time a notebook
 asks for the jobs' state:
@@ -13,15 +13,15 @@ asks for the jobs' state:
 A rollout job that dies is not replaced (a new job needs minutes to start); the trainer goes on
 with the other workers once ``ROLLOUT_TIMEOUT_S`` has passed, as it does locally. A rollout job
 that failed for a reason a restart cannot fix (its FailureReason says so; see
-``markov.failure_report``) ends the training at once, with that reason, as it does locally.
+``markov.runners.failure_report``) ends the training at once, with that reason, as it does locally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from markov.failure_report import is_deterministic_reason
-from workshop_helpers.aws.status import JobInfo
+from markov.runners.failure_report import is_deterministic_reason
+from workshop_helpers.backends.aws.status import JobInfo
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.dynamics import STEP_S
 from markov.environment.model_metadata import ModelMetadata
 from markov.environment.sensors import CAMERA_SENSORS
-from markov.metrics import RESET_COUNT_FIELDS, episode_status_to_label
+from markov.formats.metrics import RESET_COUNT_FIELDS, episode_status_to_label
 
 Policy = Callable[[Mapping[str, np.ndarray], DeepRacerRacetrackEnv], Any]
 """``policy(observation, env) -> action`` in the env's action space."""
@@ -46,7 +46,7 @@ EVALUATION_KEYS = (
 
 
 class FrameSink(Protocol):
-    """Where video frames go (``markov.video.VideoRecorder``)."""
+    """Where video frames go (``markov.formats.video.VideoRecorder``)."""
 
     def add_frame(
         self,

@@ -3,8 +3,8 @@
 A reward function that fails, or an input the worker rejects (model metadata, world settings,
 hyperparameters, track, a worker variable), fails the same way after every restart. Workers
 catch these, print :func:`describe_failure`'s text through
-:func:`markov.worker_failure.report_deterministic_failure` and exit with
-:data:`~markov.worker_failure.EXIT_DETERMINISTIC_FAILURE`. Anything else (a store that cannot be
+:func:`markov.workers.failure.report_deterministic_failure` and exit with
+:data:`~markov.workers.failure.EXIT_DETERMINISTIC_FAILURE`. Anything else (a store that cannot be
 reached, a missing file the trainer has not written yet) stays an ordinary crash a restart may
 fix.
 """
@@ -18,8 +18,8 @@ from markov.environment.world_config import WorldConfigError
 from markov.presets.preset import HyperparameterError
 from markov.tracks.official import TrackNotFoundError
 from markov.tracks.route import RouteFileError
-from markov.worker_config import WorkerConfigError
-from markov.worker_failure import report_deterministic_failure
+from markov.workers.config import WorkerConfigError
+from markov.workers.failure import report_deterministic_failure
 
 _WHAT_FAILED: tuple[tuple[type[BaseException], str], ...] = (
     (RewardFunctionError, "the reward function failed"),

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import boto3
 
-from workshop_helpers.aws.session import AwsSetupError
+from workshop_helpers.backends.aws.session import AwsSetupError
 from workshop_helpers.paths import runs_dir
 
 SETTINGS_FILE = "aws.json"
@@ -44,7 +44,8 @@ ONE_JOB = "one-job"
 MULTI_JOB = "multi-job"
 JOB_MODES = (ONE_JOB, MULTI_JOB)
 SETUP_HINT = (
-    "run the AWS set-up cell of notebook 00 (workshop_helpers.aws.setup.setup_workshop()) or "
+    "run the AWS set-up cell of notebook 00 "
+    "(workshop_helpers.backends.aws.setup.setup_workshop()) or "
     "set the environment variables DR_AWS_BUCKET, DR_AWS_ROLE_ARN and DR_IMAGE_URI"
 )
 ENVIRONMENT = {

@@ -6,7 +6,7 @@ and runs ``python dr_launcher.py --<hyperparameter> <value> ...``. The launcher:
 
 1. installs only the requirements the image lacks (one ``pip install``; the image already has
    torch, numpy and boto3, so a job starts in seconds, not minutes);
-2. becomes ``python -m markov.job_entrypoint train`` (exec, so stop signals reach it) with the
+2. becomes ``python -m markov.runners.job train`` (exec, so stop signals reach it) with the
    code folder first on ``PYTHONPATH`` and ``DR_CODE_DIR`` set, so the entry point uses this
    code instead of fetching the bundle.
 
@@ -101,7 +101,7 @@ def main() -> int:
     paths = [str(code_dir), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     env["DR_CODE_DIR"] = str(code_dir)
-    command = [sys.executable, "-m", "markov.job_entrypoint", "train"]
+    command = [sys.executable, "-m", "markov.runners.job", "train"]
     os.execve(sys.executable, command, env)  # the entry point receives SageMaker's stop signal
     return 0  # not reached
 

@@ -11,11 +11,11 @@ import os
 import sys
 import time
 
-from workshop_helpers.aws.cleanup import cleanup
-from workshop_helpers.aws.cost import HOURLY_USD
-from workshop_helpers.aws.setup import setup_workshop
 from workshop_helpers.backends import TrainingRequest
-from workshop_helpers.backends.aws import AwsBackend
+from workshop_helpers.backends.aws.backend import AwsBackend
+from workshop_helpers.backends.aws.cleanup import cleanup
+from workshop_helpers.backends.aws.cost import HOURLY_USD
+from workshop_helpers.backends.aws.setup import setup_workshop
 from workshop_helpers.bundle import upload_run_inputs
 from workshop_helpers.experiment import new_experiment
 from workshop_helpers.model_config import load_action_preset, write_model_metadata

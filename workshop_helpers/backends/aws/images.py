@@ -6,17 +6,17 @@
   starts the worker. No Docker, no ECR repository of your own. The URI comes from the SageMaker
   SDK's own table (``sagemaker-core``, the ``[aws]`` extra), which works offline.
 * ``engine``: the repository's ``Dockerfile`` built and pushed to your ECR
-  (``workshop_helpers.aws.image``), for a pinned image.
+  (``workshop_helpers.backends.aws.image``), for a pinned image.
 
-Both start the same entry point (``markov.job_entrypoint``) with SageMaker's ``train`` argument;
+Both start the same entry point (``markov.runners.job``) with SageMaker's ``train`` argument;
 the worker to run travels in the job's ``DR_WORKER`` environment variable.
 """
 
 from __future__ import annotations
 
-from workshop_helpers.aws.config import ENGINE, PREBUILT, AwsSettings
-from workshop_helpers.aws.image import parse_ecr_uri
-from workshop_helpers.aws.session import AwsSetupError
+from workshop_helpers.backends.aws.config import ENGINE, PREBUILT, AwsSettings
+from workshop_helpers.backends.aws.image import parse_ecr_uri
+from workshop_helpers.backends.aws.session import AwsSetupError
 
 PYTORCH_VERSION = "2.8.0"
 """The PyTorch training container version the workshop was checked with (Python 3.12, CPU)."""

@@ -19,8 +19,8 @@ import numpy as np
 
 from markov.agents.clipped_ppo import ClippedPPOAgent
 from markov.environment import DeepRacerRacetrackEnv
-from markov.episodes import EpisodeArrays
-from markov.live_frames import LiveFramePublisher
+from markov.formats.episodes import EpisodeArrays
+from markov.workers.live_frames import LiveFramePublisher
 
 NUM_ENVS_VARIABLE = "NUM_ENVS_PER_WORKER"
 DEFAULT_NUM_ENVS = 4

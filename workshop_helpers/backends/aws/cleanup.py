@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workshop_helpers.aws.config import AwsSettings
-from workshop_helpers.aws.image import REPOSITORY
-from workshop_helpers.aws.session import AwsContext, AwsSetupError, error_code
-from workshop_helpers.aws.setup import role_name
-from workshop_helpers.aws.status import describe, experiment_jobs
+from workshop_helpers.backends.aws.config import AwsSettings
+from workshop_helpers.backends.aws.image import REPOSITORY
+from workshop_helpers.backends.aws.session import AwsContext, AwsSetupError, error_code
+from workshop_helpers.backends.aws.setup import role_name
+from workshop_helpers.backends.aws.status import describe, experiment_jobs
 from workshop_helpers.experiment import Experiment
 
 DATA_CHOICES = (None, "experiments", "all")

@@ -27,7 +27,7 @@ from typing import Any
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.model_metadata import ModelMetadata
 from markov.environment.world_config import WorldConfig, WorldConfigError
-from markov.evaluation import (
+from markov.races.trials import (
     EVALUATION_COLLISION_PENALTY,
     EVALUATION_OFF_TRACK_PENALTY,
     EvaluationResult,

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workshop_helpers.aws.session import AwsContext
+from workshop_helpers.backends.aws.session import AwsContext
 
 SERVICE_CODE = "sagemaker"
 SINGLE_ATTEMPT = Config(retries={"total_max_attempts": 1})

@@ -1,7 +1,8 @@
 """What a published checkpoint contains, and how a policy is rebuilt from one.
 
 A checkpoint ``<N>_Step-<M>.ckpt`` is two files in the model store (written by
-``markov.sync.CheckpointPublisher``): the policy and value weights as safetensors and a small JSON
+``markov.formats.checkpoints.CheckpointPublisher``): the policy and value weights as safetensors
+and a small JSON
 info file. The trainer's Adam state is not part of every checkpoint (it is twice the size of the
 weights); one ``model/trainer_state.pt`` (``torch.save`` output that loads with
 ``weights_only=True``) is overwritten for the newest checkpoint so a restarted trainer resumes.
@@ -29,15 +30,15 @@ from markov.environment.model_metadata import (
     require_trainable,
 )
 from markov.environment.sensors import build_observation_space
-from markov.presets.preset import Hyperparameters
-from markov.store import ModelStore
-from markov.sync import (
+from markov.formats.checkpoints import (
     CheckpointBook,
     CheckpointReader,
     CheckpointRef,
     newest_loadable,
     parse_checkpoint_name,
 )
+from markov.presets.preset import Hyperparameters
+from markov.store import ModelStore
 
 logger = logging.getLogger(__name__)
 WEIGHTS_SUFFIX = ".safetensors"

@@ -1,0 +1,1 @@
+"""The processes of a run: trainer, rollout workers, evaluation worker, and what they share."""
