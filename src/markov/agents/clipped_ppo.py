@@ -36,6 +36,8 @@ CLIP_EPSILON = 0.2
 ADVANTAGE_EPSILON = 1e-8
 ADAM_EPSILON = 1e-5
 ADAM_BETAS = (0.9, 0.999)
+NETWORKS = ("policy", "value")
+"""The two networks of the agent, in the order their weights are saved."""
 EPSILON_START = 1.0
 # Transitions per forward pass when scoring a whole iteration without gradients.
 _SCORING_CHUNK = 1024
@@ -409,17 +411,30 @@ class ClippedPPOAgent:
 
     # ----- saving and loading -----------------------------------------------------------------
 
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        """All weights as contiguous CPU tensors, prefixed `policy.` and `value.`."""
+    def _networks(self, names: Sequence[str]) -> list[tuple[str, torch.nn.Module]]:
+        known = {"policy": self.policy, "value": self.value}
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise AgentInputError(f"networks {list(names)!r}; name one or both of {sorted(known)}")
+        return [(name, known[name]) for name in names]
+
+    def state_tensors(self, networks: Sequence[str] = NETWORKS) -> dict[str, torch.Tensor]:
+        """The weights of ``networks`` as contiguous CPU tensors, prefixed `policy.`/`value.`.
+
+        Rollout workers and evaluation need only the policy; the value network matters only to
+        the trainer, so checkpoints hold the policy and the trainer's state the value network.
+        """
         tensors = {}
-        for prefix, network in (("policy", self.policy), ("value", self.value)):
+        for prefix, network in self._networks(networks):
             for name, tensor in network.state_dict().items():
                 tensors[f"{prefix}.{name}"] = tensor.detach().cpu().contiguous()
         return tensors
 
-    def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
-        """Load weights from `state_tensors()` output, checking names and shapes first."""
-        expected = self.state_tensors()
+    def load_state_tensors(
+        self, tensors: Mapping[str, torch.Tensor], networks: Sequence[str] = NETWORKS
+    ) -> None:
+        """Load `state_tensors(networks)` output, checking names and shapes first."""
+        expected = self.state_tensors(networks)
         missing = sorted(set(expected) - set(tensors))
         unexpected = sorted(set(tensors) - set(expected))
         if missing or unexpected:
@@ -436,7 +451,7 @@ class ClippedPPOAgent:
                     "the checkpoint was trained with another neural_network, sensor set or "
                     "action space, so build the agent from that model's model_metadata.json"
                 )
-        for prefix, network in (("policy", self.policy), ("value", self.value)):
+        for prefix, network in self._networks(networks):
             start = len(prefix) + 1
             own = {name[start:]: t for name, t in tensors.items() if name.startswith(prefix + ".")}
             network.load_state_dict(own)

@@ -1,11 +1,12 @@
 """What a published checkpoint contains, and how a policy is rebuilt from one.
 
 A checkpoint ``<N>_Step-<M>.ckpt`` is two files in the model store (written by
-``markov.formats.checkpoints.CheckpointPublisher``): the policy and value weights as safetensors
-and a small JSON
-info file. The trainer's Adam state is not part of every checkpoint (it is twice the size of the
-weights); one ``model/trainer_state.pt`` (``torch.save`` output that loads with
-``weights_only=True``) is overwritten for the newest checkpoint so a restarted trainer resumes.
+``markov.formats.checkpoints.CheckpointPublisher``): the policy weights as safetensors and a small
+JSON info file. That is all rollout workers and evaluation read. What only the trainer needs to
+go on training, the value network and Adam's moments (together five times the policy's size), is
+one ``model/trainer_state.pt`` (``torch.save`` output that loads with ``weights_only=True``),
+overwritten for the newest checkpoint; when training finishes its Adam part is dropped
+(retention: see the README, "Memory and disk").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import safetensors.torch
 import torch
 
-from markov.agents.clipped_ppo import ClippedPPOAgent
+from markov.agents.clipped_ppo import NETWORKS, ClippedPPOAgent
 from markov.agents.export import export_model_archive
 from markov.agents.update_options import UpdateOptions
 from markov.environment.model_metadata import (
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 WEIGHTS_SUFFIX = ".safetensors"
 INFO_SUFFIX = ".info.json"
 TRAINER_STATE = "model/trainer_state.pt"
+POLICY = ("policy",)
+VALUE = ("value",)
 
 
 class CheckpointNotFound(FileNotFoundError):
@@ -79,16 +82,22 @@ def build_agent(
 
 
 def checkpoint_files(agent: ClippedPPOAgent, info: Mapping[str, Any]) -> dict[str, bytes]:
-    """Serialise an agent into the suffix -> bytes files of one checkpoint (no pickle)."""
+    """Serialise an agent's policy into the suffix -> bytes files of one checkpoint (no pickle)."""
     weights = safetensors.torch.save(
-        agent.state_tensors(), metadata={"neural_network": agent.neural_network.value}
+        agent.state_tensors(POLICY), metadata={"neural_network": agent.neural_network.value}
     )
     return {WEIGHTS_SUFFIX: weights, INFO_SUFFIX: json.dumps(dict(info), sort_keys=True).encode()}
 
 
 def load_weights(agent: ClippedPPOAgent, files: Mapping[str, bytes]) -> None:
-    """Load a checkpoint's weights into ``agent`` (shapes are checked by the agent)."""
-    agent.load_state_tensors(safetensors.torch.load(files[WEIGHTS_SUFFIX]))
+    """Load a checkpoint's policy into ``agent`` (shapes are checked by the agent).
+
+    Checkpoints written before the value network moved to the trainer's state hold both
+    networks; both are loaded then.
+    """
+    tensors = safetensors.torch.load(files[WEIGHTS_SUFFIX])
+    with_value = any(name.startswith("value.") for name in tensors)
+    agent.load_state_tensors(tensors, NETWORKS if with_value else POLICY)
 
 
 def validate_checkpoint_files(files: Mapping[str, bytes]) -> None:
@@ -103,26 +112,42 @@ def checkpoint_info(files: Mapping[str, bytes]) -> dict[str, Any]:
 
 
 def save_trainer_state(
-    store: ModelStore, prefix: str, agent: ClippedPPOAgent, checkpoint_name: str
+    store: ModelStore,
+    prefix: str,
+    agent: ClippedPPOAgent,
+    checkpoint_name: str,
+    *,
+    with_optimizer: bool = True,
 ) -> None:
-    """Overwrite the trainer's optimizer state, tagged with the checkpoint it belongs to."""
+    """Overwrite the trainer's state (value network, and Adam's unless training has finished),
+    tagged with the checkpoint it belongs to."""
+    state: dict[str, Any] = {"checkpoint": checkpoint_name, "value": agent.state_tensors(VALUE)}
+    if with_optimizer:
+        state["optimizer"] = agent.optimizer_state()
     buffer = io.BytesIO()
-    torch.save({"checkpoint": checkpoint_name, "optimizer": agent.optimizer_state()}, buffer)
+    torch.save(state, buffer)
     store.put_bytes(f"{prefix}/{TRAINER_STATE}", buffer.getvalue())
 
 
 def load_trainer_state(
     store: ModelStore, prefix: str, agent: ClippedPPOAgent, checkpoint_name: str
-) -> bool:
-    """Restore the optimizer state if it belongs to ``checkpoint_name``; False otherwise."""
+) -> list[str]:
+    """Restore what the trainer's state holds for ``checkpoint_name``: the names of the parts
+    restored ("value network", "optimizer"), empty when it belongs to another checkpoint."""
     key = f"{prefix}/{TRAINER_STATE}"
     if not store.exists(key):
-        return False
+        return []
     state = torch.load(io.BytesIO(store.get_bytes(key)), weights_only=True)
     if state.get("checkpoint") != checkpoint_name:
-        return False
-    agent.load_optimizer_state(state["optimizer"])
-    return True
+        return []
+    restored = []
+    if "value" in state:
+        agent.load_state_tensors(state["value"], VALUE)
+        restored.append("value network")
+    if "optimizer" in state:
+        agent.load_optimizer_state(state["optimizer"])
+        restored.append("optimizer")
+    return restored
 
 
 def find_checkpoint(
@@ -180,21 +205,18 @@ def load_policy(
 def export_archives(
     store: ModelStore, prefix: str, agent: ClippedPPOAgent, model_metadata: ModelMetadata
 ) -> list[str]:
-    """Write the last and best policies as ONNX archives (``<prefix>/export/*-model.tar.gz``).
+    """Write the best policy as an ONNX archive (``<prefix>/export/best-model.tar.gz``).
 
-    Each archive holds ``model.onnx``, ``model_metadata.json`` and the safetensors weights, for
-    use outside training. ``agent`` is reused as scratch: its weights are replaced.
+    The archive holds ``model.onnx`` and ``model_metadata.json``, for use outside training (the
+    model to import or to put on a car). The best checkpoint is the one evaluation picked; the
+    last one stays in ``model/``. ``agent`` is reused as scratch: its policy is replaced.
     """
-    reader = CheckpointReader(store, prefix)
-    written = []
-    for label, which in (("final", "last"), ("best", "best")):
-        ref = find_checkpoint(store, prefix, which)
-        load_weights(agent, reader.load(ref))
-        with tempfile.TemporaryDirectory() as folder:
-            archive = export_model_archive(
-                agent, model_metadata.to_json_dict(), Path(folder) / "model.tar.gz"
-            )
-            key = f"{prefix}/export/{label}-model.tar.gz"
-            store.put_bytes(key, archive.read_bytes())
-        written.append(key)
-    return written
+    ref = find_checkpoint(store, prefix, "best")
+    load_weights(agent, CheckpointReader(store, prefix).load(ref))
+    with tempfile.TemporaryDirectory() as folder:
+        archive = export_model_archive(
+            agent, model_metadata.to_json_dict(), Path(folder) / "model.tar.gz"
+        )
+        key = f"{prefix}/export/best-model.tar.gz"
+        store.put_bytes(key, archive.read_bytes())
+    return [key]

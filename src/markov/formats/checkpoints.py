@@ -236,8 +236,13 @@ class CheckpointPublisher:
         protected.update(entry.name for entry in (book.best, book.last) if entry is not None)
         present = _checkpoint_files(self._store, self._prefix)
         protected.update(ref.name for ref in sorted(present, reverse=True)[: self._keep])
-        for ref, suffixes in present.items():
-            if ref.name in protected:
+        self.keep_only(protected)
+
+    def keep_only(self, names: Collection[str]) -> None:
+        """Delete every checkpoint not named in ``names``, its manifest first (so a reader never
+        takes a checkpoint whose files are going)."""
+        for ref, suffixes in _checkpoint_files(self._store, self._prefix).items():
+            if ref.name in names:
                 continue
             ordered = sorted(suffixes, key=lambda suffix: suffix != MANIFEST_SUFFIX)
             for suffix in ordered:

@@ -129,6 +129,8 @@ class Trainer:
         )
         self.evaluates = int(self.params.get("MIN_EVAL_TRIALS", "5") or 5) > 0
         self._previous: CheckpointRef | None = None
+        self._evaluating: list[str] = []
+        """Checkpoints worker 0 may still be evaluating when the newest was published."""
 
     def run(self) -> int:
         """Train until a stop condition holds; returns the process exit code."""
@@ -216,6 +218,7 @@ class Trainer:
                 "no training iteration finished: a stop condition held before the first one; "
                 "check term_cond_max_episodes and term_cond_avg_score in hyperparameters.json."
             )
+        self._keep_what_a_finished_run_needs(agent)
         for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
             log.info("exported %s", key)
         log.info("finished after %d iterations (%.0f s)", iteration, time.monotonic() - started)
@@ -245,10 +248,14 @@ class Trainer:
         files = CheckpointReader(self.store, self.prefix).load(resume)
         load_weights(agent, files)
         restored = load_trainer_state(self.store, self.prefix, agent, resume.name)
+        missing = [part for part in ("value network", "optimizer") if part not in restored]
         log.info(
-            "resuming from %s (optimizer state %s)",
+            "resuming from %s (%s)",
             resume.name,
-            "restored" if restored else "not found: starting Adam afresh",
+            "; ".join(
+                [*(f"{part} restored" for part in restored)]
+                + [f"no saved {part} for it: starting that afresh" for part in missing]
+            ),
         )
         info = checkpoint_info(files)
         history = [h for h in history if h["iteration"] < resume.number]
@@ -257,13 +264,28 @@ class Trainer:
     def _publish(self, agent: ClippedPPOAgent, ref: CheckpointRef, history: list[dict]) -> None:
         info = {"iteration": ref.number, "steps": ref.steps}
         # Workers start on the new checkpoint while the (larger) Adam state is written.
+        self._evaluating = self._in_evaluation()
         self.publisher.publish(
-            ref.number, ref.steps, checkpoint_files(agent, info), protect=self._in_evaluation()
+            ref.number, ref.steps, checkpoint_files(agent, info), protect=self._evaluating
         )
         save_trainer_state(self.store, self.prefix, agent, ref.name)
         self._previous = ref
         self.store.put_json(f"{self.prefix}/{TRAINER_LOG}", history)
         print(f"Checkpoint> Saving in path={self.prefix}/model/{ref.name}", flush=True)
+
+    def _keep_what_a_finished_run_needs(self, agent: ClippedPPOAgent) -> None:
+        """Retention at a normal finish: the pointer's target (from which training goes on),
+        the best and the last evaluated checkpoints (deepracer_checkpoints.json), the one worker 0
+        may still be evaluating, and the value network; Adam's moments, the largest file of a
+        run, are dropped (README, "Memory and disk")."""
+        last = self._previous
+        if last is None:
+            return
+        book = CheckpointBook(self.store, self.prefix).read()
+        named = [entry.name for entry in (book.best, book.last) if entry is not None]
+        keep = {last.name, *self._evaluating, *named}
+        self.publisher.keep_only(keep)
+        save_trainer_state(self.store, self.prefix, agent, last.name, with_optimizer=False)
 
     def _in_evaluation(self) -> list[str]:
         """The previous checkpoint while worker 0 may still evaluate it (it could become best)."""
