@@ -77,7 +77,7 @@ def _check_file(path: Path) -> list[str]:
 
 
 def _check_text(text: str, where: Path) -> list[str]:
-    """What is wrong with the citations in ``text``, the content of the repository file ``where``."""
+    """What is wrong with the citations in ``text``, the content of repository file ``where``."""
     in_docs = where.parts[0] == "docs"
     problems = []
     cited_documents = {where.name} if in_docs else set()
