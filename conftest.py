@@ -1,7 +1,7 @@
 """Hooks for the notebook tests: an instructor's plain ``pytest --nbval notebooks`` works.
 
 Kernels started by nbval inherit this process's environment, so it is set here, before any kernel
-starts: the small workshop budget and a scratch runs folder (aws-in-2026.md §6). The output
+starts: the small workshop budget and a scratch runs folder (docs/aws.md §6). The output
 sanitizers and the kernel choice live here too, not only in the Makefile, so the command works
 from the repository root or from ``notebooks/`` without extra flags.
 """
@@ -48,7 +48,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """With DR_TEST_AWS=1, notebook kernels use a moto server whose SageMaker jobs really run.
 
-    The server lives in this process (tests/aws_harness.py, aws-in-2026.md §4.1); its endpoint,
+    The server lives in this process (tests/aws_harness.py, docs/aws.md §4.1); its endpoint,
     fake credentials and engine image reach the kernels through the environment, set here before
     nbval starts any kernel.
     """

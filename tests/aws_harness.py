@@ -1,7 +1,7 @@
 """A moto server whose SageMaker training jobs really run, as local processes.
 
 moto accepts ``create_training_job`` but never runs the job: it is born ``Completed``, keeps no
-``Environment`` and has no ``stop_training_job`` (aws-in-2026.md §4). ``ThreadedMotoServer``
+``Environment`` and has no ``stop_training_job`` (docs/aws.md §4). ``ThreadedMotoServer``
 runs inside this process, so the harness patches moto's SageMaker responses (§4.1):
 
 * ``create_training_job`` refuses a name in use (as SageMaker does) and a role that does not

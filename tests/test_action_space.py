@@ -1,4 +1,4 @@
-"""Discrete and continuous action spaces (simulator-contract.md §4)."""
+"""Discrete and continuous action spaces (docs/simulator-contract.md §4)."""
 
 import numpy as np
 import pytest

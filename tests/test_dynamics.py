@@ -1,4 +1,5 @@
-"""The calibrated car model (simulator-contract.md §5) and the car's reference points (§2.2, §3)."""
+"""The calibrated car model (docs/simulator-contract.md §5) and the car's reference points
+(§2.2, §3)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The simapp step contract, pinned rule by rule (simulator-contract.md §1, §2, §6)."""
+"""The simapp step contract, pinned rule by rule (docs/simulator-contract.md §1, §2, §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simtrace, metrics and episode files match file-formats.md and load in deepracer-utils."""
+"""Simtrace, metrics and episode files match docs/file-formats.md and load in deepracer-utils."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ SPEC_HEADER = (
 
 
 def spec_row(**changes: object) -> dict[str, object]:
-    """The illustrative continuous-action row of file-formats.md §7.2 as a dict."""
+    """The illustrative continuous-action row of docs/file-formats.md §7.2 as a dict."""
     row: dict[str, object] = {
         "episode": 0,
         "steps": 1,

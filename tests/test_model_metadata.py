@@ -1,4 +1,4 @@
-"""Loading and validating model_metadata.json (file-formats.md §2)."""
+"""Loading and validating model_metadata.json (docs/file-formats.md §2)."""
 
 import json
 

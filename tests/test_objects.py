@@ -1,4 +1,5 @@
-"""Obstacles and bot cars: placement, motion, collisions and the object params (contract §9)."""
+"""Obstacles and bot cars: placement, motion, collisions and the object params
+(docs/simulator-contract.md §9)."""
 
 from __future__ import annotations
 

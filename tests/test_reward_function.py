@@ -1,4 +1,4 @@
-"""Loading the user's reward function and checking its results (simulator-contract.md §2.6)."""
+"""Loading the user's reward function and checking its results (docs/simulator-contract.md §2.6)."""
 
 import textwrap
 

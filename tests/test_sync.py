@@ -1,4 +1,4 @@
-"""Trainer <-> worker sync protocol through a folder store (file-formats.md §12 and §4)."""
+"""Trainer <-> worker sync protocol through a folder store (docs/file-formats.md §12 and §4)."""
 
 from __future__ import annotations
 

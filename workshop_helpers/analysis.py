@@ -6,7 +6,7 @@ instead of ``X, Y, steer, throttle, all_wheels_on_track``; a non-integer ``actio
 ``unique_episode`` (training: episodes numbered by iteration, worker, episode) or ``stream``
 (evaluation: the evaluation id). A notebook written for deepracer-utils' frames works on them.
 
-Readers accept the 15- to 19-column simtrace variants (file-formats.md §7.3). A last line cut
+Readers accept the 15- to 19-column simtrace variants (docs/file-formats.md §7.3). A last line cut
 short (a file that was being written) is skipped with a warning; any other broken line is an
 error naming the file.
 """
@@ -81,7 +81,7 @@ DRFC_LAYOUT = LogLayout(
         r"|evaluation_metrics)\.json$"
     ),
 )
-"""DRfC single- and multi-worker folders (file-formats.md §8.3), as this package writes them;
+"""DRfC single- and multi-worker folders (docs/file-formats.md §8.3), as this package writes them;
 also the workshop's metrics names ``training_metrics[_<i>].json`` and ``evaluation_metrics.json``
 at the top of the prefix (§8.1)."""
 

@@ -3,7 +3,7 @@
 After each training episode a worker moves its start forward by ``ROUND_ROBIN_ADVANCE_DIST`` of
 a lap. With ``n`` episodes per iteration split over ``w`` workers, each worker plays about
 ``n / w`` episodes, so the starts of one iteration cover ``(n / w) * ROUND_ROBIN_ADVANCE_DIST``
-laps. DRfC's advice (file-formats.md §9) is to make that exactly 1.0: every part of the track
+laps. DRfC's advice (docs/file-formats.md §9) is to make that exactly 1.0: every part of the track
 gets a start in every iteration.
 """
 

@@ -1,7 +1,7 @@
 """The trainer's cap on steps per iteration, in laps: how many episodes an iteration can use.
 
 The trainer keeps at most ``max_memory_steps`` transitions per iteration (10,000 for the
-shallow network, 3,000 for the others; simulator-contract.md §6.5). Episodes are taken in order
+shallow network, 3,000 for the others; docs/simulator-contract.md §6.5). Episodes are taken in order
 and the rest are simulated but skipped, so on a long track the cap, not the number of workers,
 bounds the useful ``num_episodes_between_training`` (the episodes of all workers together).
 """

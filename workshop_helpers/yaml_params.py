@@ -318,7 +318,7 @@ def _check_key(key: Any) -> None:
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ParamsError(
         f"unknown key {key!r}; {hint}Fix its spelling or remove it (the simulator only reads "
-        "the keys of file-formats.md §1)"
+        "the keys of docs/file-formats.md §1)"
     )
 
 

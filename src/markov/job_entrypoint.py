@@ -1,4 +1,4 @@
-"""`python -m markov.job_entrypoint`, an entry point promised in interfaces.md.
+"""`python -m markov.job_entrypoint`, an entry point promised in docs/interfaces.md.
 
 The code lives in `markov.runners.job`.
 """

@@ -1,4 +1,4 @@
-"""`python -m markov.local_training`, an entry point promised in interfaces.md.
+"""`python -m markov.local_training`, an entry point promised in docs/interfaces.md.
 
 The code lives in `markov.runners.local`.
 """

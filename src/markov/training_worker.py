@@ -1,4 +1,4 @@
-"""`python -m markov.training_worker`, an entry point promised in interfaces.md.
+"""`python -m markov.training_worker`, an entry point promised in docs/interfaces.md.
 
 The code lives in `markov.workers.training`.
 """

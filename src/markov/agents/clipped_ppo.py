@@ -1,4 +1,5 @@
-"""Clipped PPO as DeepRacer trains it: Coach's agent with the simapp's settings (spec §11.2).
+"""Clipped PPO as DeepRacer trains it: Coach's agent with the simapp's settings
+(docs/file-formats.md §11.2).
 
 One call to `ClippedPPOAgent.update` is one training iteration: the episodes the rollout
 workers played with the current policy become one batch; GAE advantages and value targets are

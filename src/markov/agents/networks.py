@@ -1,4 +1,4 @@
-"""Policy and value networks for each DeepRacer `neural_network` value (file-formats.md §11.1).
+"""Policy and value networks for each DeepRacer `neural_network` value (docs/file-formats.md §11.1).
 
 Every network embeds each sensor separately (cameras with a convolution stack, lidars with a
 small MLP), concatenates the embeddings and passes them through a dense middleware. All

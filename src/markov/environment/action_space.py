@@ -1,4 +1,4 @@
-"""Discrete and continuous DeepRacer action spaces (simulator-contract.md §4).
+"""Discrete and continuous DeepRacer action spaces (docs/simulator-contract.md §4).
 
 An action space turns a policy action into the commanded (unclipped) steering angle in
 degrees and speed in m/s. Those commanded values go into the reward params and simtraces;

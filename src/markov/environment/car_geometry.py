@@ -1,4 +1,4 @@
-"""Where the car's reference points lie in the world (simulator-contract.md §2.2, §3, §9.3).
+"""Where the car's reference points lie in the world (docs/simulator-contract.md §2.2, §3, §9.3).
 
 All positions are 2-D, in metres, for a car origin at (x, y) with heading `yaw` (rad,
 counter-clockwise from +x). In the car frame +x points forward and +y to the car's left.

@@ -1,8 +1,8 @@
 """The DeepRacer racetrack as a Gymnasium environment, following the simapp's step contract.
 
-One ``step(a_t)`` (simulator-contract.md §1.2): compute the reward params and reset rules on the
-pose in which ``a_t`` was chosen, with ``a_t``'s commanded values; call the reward function (RUN
-phase only); advance the calibrated car model by 1/15 s; render the next observation. Every
+One ``step(a_t)`` (docs/simulator-contract.md §1.2): compute the reward params and reset rules
+on the pose in which ``a_t`` was chosen, with ``a_t``'s commanded values; call the reward function
+(RUN phase only); advance the calibrated car model by 1/15 s; render the next observation. Every
 episode starts with a PREPARE step that does not move the car and pays 0.
 
 OBJECT_AVOIDANCE and HEAD_TO_BOT races add obstacles or bot cars (``objects.TrackObjects``):

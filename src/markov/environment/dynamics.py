@@ -1,4 +1,4 @@
-"""The calibrated DeepRacer car model (simulator-contract.md §5).
+"""The calibrated DeepRacer car model (docs/simulator-contract.md §5).
 
 A kinematic bicycle with a 25 ms command latency, first-order lags on speed and steering and
 a yaw-rate gain, fitted to real DeepRacer-on-AWS simtraces. Everything here is pure: `step`

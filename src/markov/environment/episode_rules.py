@@ -1,4 +1,4 @@
-"""Progress and the reset rules of one episode (simulator-contract.md §2.4 and §6.3)."""
+"""Progress and the reset rules of one episode (docs/simulator-contract.md §2.4 and §6.3)."""
 
 from __future__ import annotations
 

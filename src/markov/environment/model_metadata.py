@@ -1,4 +1,4 @@
-"""Load and validate `model_metadata.json` (file-formats.md §2).
+"""Load and validate `model_metadata.json` (docs/file-formats.md §2).
 
 The file says which action space, sensors, network and physics version a model uses. The
 simapp reads it leniently; this loader accepts the same files (console, DRfC and DeepRacer on
@@ -118,7 +118,7 @@ class ModelMetadata:
     lidar_config: LidarConfig | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Return the file layout of file-formats.md §2 (discrete items carry `index`,
+        """Return the file layout of docs/file-formats.md §2 (discrete items carry `index`,
         `version` is a string as in DRfC), ready for `json.dump`."""
         space = self.action_space
         if isinstance(space, DiscreteActionSpace):

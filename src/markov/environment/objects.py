@@ -1,4 +1,5 @@
-"""Obstacles and bot cars on a track: placement, motion and collisions (simulator-contract.md §9).
+"""Obstacles and bot cars on a track: placement, motion and collisions
+(docs/simulator-contract.md §9).
 
 Placement (§9.1, §9.2). Centre-line distances are ``linspace(start, L - 1.0, N)``; obstacles start
 at ``MIN_DISTANCE_BETWEEN_OBSTACLES`` percent of ``L``, bot cars at

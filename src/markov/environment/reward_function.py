@@ -1,4 +1,5 @@
-"""Load the user's `reward_function(params)` and check every value it returns (§2.6).
+"""Load the user's `reward_function(params)` and check every value it returns
+(docs/simulator-contract.md §2.6).
 
 The simapp calls the function with a deep copy of the params dict and ends the job with a
 `RewardFunctionError` when the call fails or returns something that is not a finite number

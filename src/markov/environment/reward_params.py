@@ -1,7 +1,7 @@
 """The reward function's ``params`` dict, computed exactly as the simapp computes it.
 
 Every position-based key uses the front reference point 0.14 m ahead of the car origin
-(simulator-contract.md §2.2-§2.5); ``speed`` and ``steering_angle`` are the commanded values.
+(docs/simulator-contract.md §2.2-§2.5); ``speed`` and ``steering_angle`` are the commanded values.
 The object keys (§2.3) come from ``object_reward_params`` when the race has objects.
 """
 

@@ -1,7 +1,7 @@
 """World configuration: the training_params.yaml keys that shape an episode.
 
 All YAML values are strings in DeepRacer's templates ("true", "0.05"); they are converted and
-validated here, with defaults from simulator-contract.md §6.6 for training or evaluation jobs.
+validated here, with defaults from docs/simulator-contract.md §6.6 for training or evaluation jobs.
 
 Objects follow DRfC: the obstacle keys act only when ``RACE_TYPE`` is ``OBJECT_AVOIDANCE`` and
 the bot-car keys only when it is ``HEAD_TO_BOT`` (other race types validate and ignore them).
@@ -65,7 +65,7 @@ class WorldConfig:
     number_of_trials: int = 1
     number_of_reverse_counts: int = 15
     max_episode_steps: int = MAX_EPISODE_STEPS
-    # OBJECT_AVOIDANCE (simulator-contract.md §9.1)
+    # OBJECT_AVOIDANCE (docs/simulator-contract.md §9.1)
     number_of_obstacles: int = 6
     min_distance_between_obstacles: float = 2.0  # percent of the track length
     randomize_obstacle_locations: bool = False

@@ -1,1 +1,1 @@
-"""The files a run writes to its model store, each format in one module (file-formats.md)."""
+"""The files a run writes to its model store, each format in one module (docs/file-formats.md)."""

@@ -1,4 +1,5 @@
-"""Trainer <-> rollout worker synchronisation through the model store (file-formats.md §12, §4).
+"""Trainer <-> rollout worker synchronisation through the model store
+(docs/file-formats.md §12, §4).
 
 Layout under `<prefix>/model/` (§8.1): checkpoint files `<N>_Step-<M>.ckpt<suffix>`, the pointer
 `.coach_checkpoint` (text: the checkpoint name), the legacy TensorFlow index `checkpoint`, the

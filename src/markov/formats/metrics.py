@@ -1,4 +1,5 @@
-"""Training and evaluation metrics JSON files (file-formats.md §5, §6) and their names (§8.3, §9).
+"""Training and evaluation metrics JSON files (docs/file-formats.md §5, §6) and their names
+(§8.3, §9).
 
 Both writers keep the episode list in memory and rewrite the whole file atomically after every
 episode, as the simapp does, so a notebook reading the file mid-run always gets valid JSON.
@@ -29,7 +30,7 @@ RESET_COUNT_FIELDS: dict[str, str] = {
 
 
 class MetricsFormatError(ValueError):
-    """A metrics value or file does not follow file-formats.md §5 / §6."""
+    """A metrics value or file does not follow docs/file-formats.md §5 / §6."""
 
 
 def episode_status_to_label(status: str) -> str:

@@ -1,4 +1,5 @@
-"""Simtrace CSV files: one row per simulation step, one file per iteration (file-formats.md §7).
+"""Simtrace CSV files: one row per simulation step, one file per iteration
+(docs/file-formats.md §7).
 
 Rows are formatted exactly like the simapp's (19 columns, Python str() floats, True/False), and
 the folder layout is DRfC's (§8.3, §9) so that deepracer-utils loads a run folder unchanged.
@@ -64,7 +65,7 @@ _TIMESTAMP = re.compile(r"^\d{14}$")
 
 
 class SimtraceFormatError(ValueError):
-    """A simtrace row or file does not follow file-formats.md §7."""
+    """A simtrace row or file does not follow docs/file-formats.md §7."""
 
 
 def _as_int(column: str, value: Any) -> int:

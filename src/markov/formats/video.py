@@ -1,6 +1,6 @@
 """MP4 videos of a car's run: top-down view, camera picture-in-picture and a text overlay.
 
-Frames follow the simapp's videos (file-formats.md §12.1): H.264 (libx264, yuv420p), 15 fps,
+Frames follow the simapp's videos (docs/file-formats.md §12.1): H.264 (libx264, yuv420p), 15 fps,
 640 x 480 by default. Each frame is the top-down view scaled to the frame, the car's own
 160 x 120 grey camera picture drawn 2x in the bottom-right corner, and "label: value" text lines
 in the top-left corner (lap, progress, speed, ...). The file appears atomically: frames are

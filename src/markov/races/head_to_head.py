@@ -4,7 +4,8 @@ Every car has its own environment. The cars move in lockstep at 15 Hz: before ea
 racing car's environment is given the current poses of the other racing cars
 (``set_other_cars``), then every racing car steps with its own policy. A car that runs into
 another from behind is crashed (it waits where it stands for COLLISION_PENALTY); the car it hits
-is not (simulator-contract.md §9.2, §9.3). Resets and penalties work per car as in ``evaluate``.
+is not (docs/simulator-contract.md §9.2, §9.3). Resets and penalties work per car as in
+``evaluate``.
 
 Grid: car ``i`` (in the order of ``policies``) starts on the centre line ``i * GRID_GAP_M`` metres
 behind the start line (``START_POSITION_OFFSET``), and measures its laps from its own start, so
@@ -132,8 +133,8 @@ def race(
         policies: ``policy(observation, env) -> action`` per car (two or more cars).
         world_name: track name or route file; ``model_metadatas``: each car's sensors and
             action space.
-        number_of_trials .. race_type: the evaluation YAML keys of file-formats.md §1.2, for the
-            whole race (RACE_TYPE HEAD_TO_MODEL, TIME_TRIAL or OBJECT_AVOIDANCE).
+        number_of_trials .. race_type: the evaluation YAML keys of docs/file-formats.md §1.2, for
+            the whole race (RACE_TYPE HEAD_TO_MODEL, TIME_TRIAL or OBJECT_AVOIDANCE).
         extra_params: further YAML keys for every car's environment (``START_POSITION_OFFSET``
             places the start line).
         reward_functions: per car, fills its simtrace ``reward`` column (default reward if None).

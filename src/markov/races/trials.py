@@ -1,11 +1,12 @@
-"""Evaluation trials as the simapp's evaluation worker runs them (simulator-contract.md §6.4, §6.6).
+"""Evaluation trials as the simapp's evaluation worker runs them
+(docs/simulator-contract.md §6.4, §6.6).
 
 Non-continuous evaluations play one episode per trial, each from the start line. Continuous
 evaluations (``IS_CONTINUOUS``) play one episode of ``NUMBER_OF_TRIALS`` laps, and every lap is
 a trial. With resets left (``NUMBER_OF_RESETS``), a reset rule puts the car back on the track
 after a pause of ``OFF_TRACK_PENALTY`` / ``COLLISION_PENALTY`` seconds; the pause steps count
 into the lap time. Per trial the result holds what ``evaluation_metrics.json`` needs
-(file-formats.md §6); the simtrace rows come from the environment, with ``episode`` set to the
+(docs/file-formats.md §6); the simtrace rows come from the environment, with ``episode`` set to the
 number of trials completed before the row.
 
 A policy is any callable ``policy(observation, env) -> action``: ``checkpoint_policy(agent)``
@@ -235,7 +236,7 @@ def evaluate(
     Args:
         policy: ``policy(observation, env) -> action``.
         world_name: track name or route file; ``model_metadata``: sensors and action space.
-        number_of_trials .. race_type: the evaluation YAML keys of file-formats.md §1.2.
+        number_of_trials .. race_type: the evaluation YAML keys of docs/file-formats.md §1.2.
         extra_params: further YAML keys for the environment (``START_POSITION_OFFSET``, ...).
         reward_function: fills the simtrace ``reward`` column (default: the default reward).
         video: receives one frame per step (top-down view, camera, overlay).

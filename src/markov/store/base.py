@@ -1,7 +1,7 @@
 """The ModelStore interface: the only channel between the trainer and the rollout workers.
 
 A store holds opaque files under '/'-separated keys relative to its root, laid out like the
-simapp's S3 prefix (file-formats.md section 8). Every write is atomic: a reader sees either the
+simapp's S3 prefix (docs/file-formats.md §8). Every write is atomic: a reader sees either the
 previous content or the new one, never a partial file.
 """
 

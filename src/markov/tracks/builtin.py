@@ -3,7 +3,7 @@
 Each track is a centre line made of straights and circular arcs (a "turtle" path), sampled at
 uniform arc length of about 0.25 m. The borders lie at +-width/2 along the unit normal, so the
 per-row distance between the borders is exactly the track width. Rows follow the route format
-of simulator-contract.md section 10: ``[center_x, center_y, inner_x, inner_y, outer_x, outer_y]``,
+of docs/simulator-contract.md §10: ``[center_x, center_y, inner_x, inner_y, outer_x, outer_y]``,
 closed iff the first row equals the last row, "inner" on the inside of the loop.
 """
 

@@ -1,7 +1,7 @@
 """Polylines with fast nearest-point projection and arc-length interpolation.
 
-These are the ``project`` / ``interpolate`` primitives of simulator-contract.md §2.1, vectorised
-with NumPy because the simulator calls them several times per step.
+These are the ``project`` / ``interpolate`` primitives of docs/simulator-contract.md §2.1,
+vectorised with NumPy because the simulator calls them several times per step.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Lane curves: smooth paths along the road, parameterised by centre-line distance.
 
-Bot cars drive along these (simulator-contract.md §9.2): a periodic cubic Hermite curve through
+Bot cars drive along these (docs/simulator-contract.md §9.2): a periodic cubic Hermite curve through
 the lane points with Catmull-Rom tangents, sampled densely, plus a fast projector from world
 points to centre-line distance that searches only near the previous answer.
 """

@@ -1,7 +1,7 @@
 """Load and validate DeepRacer route files: float arrays of shape (N, 6).
 
 Columns are ``[center_x, center_y, inner_x, inner_y, outer_x, outer_y]`` in metres. A route is a
-closed loop if and only if its first row equals its last row (simulator-contract.md §10).
+closed loop if and only if its first row equals its last row (docs/simulator-contract.md §10).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A track in one driving direction: the geometry every reward parameter is computed from.
 
-Follows simulator-contract.md §2.1 and §10: lines are reversed as a whole for ``reverse_dir``,
+Follows docs/simulator-contract.md §2.1 and §10: lines are reversed as a whole for ``reverse_dir``,
 ``waypoints`` keep the raw row numbering of the route file (closing duplicate included), and
 internal geometry drops repeated points.
 """

@@ -23,7 +23,7 @@ These keys come from the YAML, and an environment variable of the same name over
 ``<prefix>/reward_function.py`` when present; it fills the simtrace reward column). Other YAML
 keys are world keys checked by the environment. DRfC's one-element lists are accepted.
 
-Head-to-head (the head2head YAML, file-formats.md §1.2): when ``MODEL_S3_PREFIX`` lists two or
+Head-to-head (the head2head YAML, docs/file-formats.md §1.2): when ``MODEL_S3_PREFIX`` lists two or
 more models, they race on one track (``markov.races.head_to_head.race``, with its starting grid).
 Then
 the keys of ``PER_MODEL_KEYS`` give one value per model in the same order, or one value for every
@@ -33,7 +33,7 @@ does not use (buckets, ``SIMTRACE_S3_PREFIX``, ``MP4_*``, ``CAR_COLOR``, ...). T
 are one value for the whole race. ``RACE_TYPE`` is ``HEAD_TO_MODEL``; ``TIME_TRIAL`` and
 ``OBJECT_AVOIDANCE`` (the same obstacles for every car) race too.
 
-Files, in the DRfC layout that deepracer-utils reads (file-formats.md §8.3), under each model's
+Files, in the DRfC layout that deepracer-utils reads (docs/file-formats.md §8.3), under each model's
 prefix, rewritten after every trial of that model:
 
 * ``<prefix>/evaluation-<id>/evaluation-simtrace/0-iteration.csv``;

@@ -382,7 +382,7 @@ def _eval_metric(results: list[EpisodeRecord], metric: str) -> float | None:
 
 
 def _worker_metrics_key(key: str, worker: int) -> str:
-    """Worker i > 0 inserts ``_<i>`` before the extension (file-formats.md §9)."""
+    """Worker i > 0 inserts ``_<i>`` before the extension (docs/file-formats.md §9)."""
     if worker == 0:
         return key
     stem, dot, extension = key.rpartition(".")

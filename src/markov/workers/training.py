@@ -430,7 +430,8 @@ def workers_idle_seconds(episodes: list[EpisodeArrays]) -> dict[int, float]:
 
 
 def cap_transitions(episodes: list[EpisodeArrays], cap: int) -> list[EpisodeArrays]:
-    """Episodes in order until the next one would exceed ``cap`` transitions (§6.5).
+    """Episodes in order until the next one would exceed ``cap`` transitions
+    (docs/simulator-contract.md §6.5).
 
     The first episode is always kept, so an iteration never trains on nothing.
     """

@@ -1,4 +1,4 @@
 """The AWS side of the workshop: set-up, engine image, SageMaker jobs, status, cost, clean-up.
 
-Everything uses plain boto3 and the default credential chain; see the README, "On AWS".
+Everything uses plain boto3 and the default credential chain; see docs/aws.md.
 """

@@ -24,7 +24,10 @@ from botocore.exceptions import (
 )
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-POLICY_HELP = "the README section 'On AWS' lists the IAM policy the workshop needs"
+POLICY_HELP = (
+    "docs/aws.md, 'IAM permissions' (linked from the README's 'On AWS'), lists the IAM policy the"
+    " workshop needs"
+)
 DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 )

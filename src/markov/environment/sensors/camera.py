@@ -1,4 +1,5 @@
-"""Pinhole front camera rendered straight into 160 x 120 greyscale (simulator-contract.md 7.2).
+"""Pinhole front camera rendered straight into 160 x 120 greyscale
+(docs/simulator-contract.md §7.2).
 
 The camera is rigid on the car and the ground is flat, so every pixel below the horizon meets
 the ground at a fixed point of the car frame. Those points are precomputed (in raster-cell

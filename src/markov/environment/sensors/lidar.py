@@ -1,4 +1,4 @@
-"""64-ray planar lidar and the simapp's lidar preprocessing (simulator-contract.md 7.1, 7.3).
+"""64-ray planar lidar and the simapp's lidar preprocessing (docs/simulator-contract.md §7.1, §7.3).
 
 The laser sits at x = +0.02913 m on the car (its height is ignored: the scan is a 2D ray cast)
 and is yawed by pi, so it faces backwards. Its 64 rays span laser angles -150 deg ... +150 deg

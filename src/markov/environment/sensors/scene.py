@@ -1,7 +1,7 @@
 """Static world description of one track, shared by the camera, the lidar and the top-down view.
 
 The world is flat: a ground plane painted with the road, its border lines, a dashed centre line
-and a chequered start line (simulator-contract.md section 8), an olive field that ends 0.75 m
+and a chequered start line (docs/simulator-contract.md §8), an olive field that ends 0.75 m
 beyond the road's bounding box, and 1 m high walls on that field rectangle. Everything the
 sensors need is precomputed once per track geometry:
 
@@ -140,7 +140,7 @@ class BoxObject:
         return local @ np.array([[c, s], [-s, c]]) + (self.x, self.y)
 
 
-BOX_OBSTACLE_SIZE = (0.4, 0.3, 0.25)  # length, width, height (simulator-contract.md 9.1)
+BOX_OBSTACLE_SIZE = (0.4, 0.3, 0.25)  # length, width, height (docs/simulator-contract.md §9.1)
 BOX_OBSTACLE_RGB = (190, 150, 100)  # light-brown cardboard
 BOT_CAR_SIZE = (0.32, 0.20, 0.15)
 BOT_CAR_RGB = (230, 40, 40)

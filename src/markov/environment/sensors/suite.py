@@ -1,7 +1,7 @@
 """The sensors of one car, as named in ``model_metadata.json``: observation space and frames.
 
 Keys of the observation dict are the sensor names; values are what the network sees after the
-simapp's input filters (simulator-contract.md 7.1):
+simapp's input filters (docs/simulator-contract.md §7.1):
 
 =============================  =====================================  =======
 sensor                         array                                  dtype
