@@ -5,8 +5,8 @@ A checkpoint ``<N>_Step-<M>.ckpt`` is two files in the model store (written by
 JSON info file. That is all rollout workers and evaluation read. What only the trainer needs to
 go on training, the value network and Adam's moments (together five times the policy's size), is
 one ``model/trainer_state.pt`` (``torch.save`` output that loads with ``weights_only=True``),
-overwritten for the newest checkpoint; when training finishes its Adam part is dropped
-(retention: see the README, "Memory and disk").
+overwritten for the newest checkpoint so an interrupted trainer resumes exactly; a training that
+finishes deletes it (retention: see the README, "Memory and disk").
 """
 
 from __future__ import annotations
@@ -112,18 +112,15 @@ def checkpoint_info(files: Mapping[str, bytes]) -> dict[str, Any]:
 
 
 def save_trainer_state(
-    store: ModelStore,
-    prefix: str,
-    agent: ClippedPPOAgent,
-    checkpoint_name: str,
-    *,
-    with_optimizer: bool = True,
+    store: ModelStore, prefix: str, agent: ClippedPPOAgent, checkpoint_name: str
 ) -> None:
-    """Overwrite the trainer's state (value network, and Adam's unless training has finished),
-    tagged with the checkpoint it belongs to."""
-    state: dict[str, Any] = {"checkpoint": checkpoint_name, "value": agent.state_tensors(VALUE)}
-    if with_optimizer:
-        state["optimizer"] = agent.optimizer_state()
+    """Overwrite the trainer's state (value network and Adam's moments), tagged with the
+    checkpoint it belongs to."""
+    state = {
+        "checkpoint": checkpoint_name,
+        "value": agent.state_tensors(VALUE),
+        "optimizer": agent.optimizer_state(),
+    }
     buffer = io.BytesIO()
     torch.save(state, buffer)
     store.put_bytes(f"{prefix}/{TRAINER_STATE}", buffer.getvalue())

@@ -25,6 +25,7 @@ import numpy as np
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, Episode
 from markov.agents.restore import (
+    TRAINER_STATE,
     build_agent,
     checkpoint_files,
     checkpoint_info,
@@ -218,7 +219,7 @@ class Trainer:
                 "no training iteration finished: a stop condition held before the first one; "
                 "check term_cond_max_episodes and term_cond_avg_score in hyperparameters.json."
             )
-        self._keep_what_a_finished_run_needs(agent)
+        self._keep_what_a_finished_run_needs()
         for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
             log.info("exported %s", key)
         log.info("finished after %d iterations (%.0f s)", iteration, time.monotonic() - started)
@@ -273,11 +274,12 @@ class Trainer:
         self.store.put_json(f"{self.prefix}/{TRAINER_LOG}", history)
         print(f"Checkpoint> Saving in path={self.prefix}/model/{ref.name}", flush=True)
 
-    def _keep_what_a_finished_run_needs(self, agent: ClippedPPOAgent) -> None:
+    def _keep_what_a_finished_run_needs(self) -> None:
         """Retention at a normal finish: the pointer's target (from which training goes on),
         the best and the last evaluated checkpoints (deepracer_checkpoints.json), the one worker 0
-        may still be evaluating, and the value network; Adam's moments, the largest file of a
-        run, are dropped (README, "Memory and disk")."""
+        may still be evaluating. The trainer's state (value network and Adam's moments, the
+        largest file of a run) only serves to resume an interrupted training, so it goes
+        (README, "Memory and disk")."""
         last = self._previous
         if last is None:
             return
@@ -285,7 +287,7 @@ class Trainer:
         named = [entry.name for entry in (book.best, book.last) if entry is not None]
         keep = {last.name, *self._evaluating, *named}
         self.publisher.keep_only(keep)
-        save_trainer_state(self.store, self.prefix, agent, last.name, with_optimizer=False)
+        self.store.delete(f"{self.prefix}/{TRAINER_STATE}")
 
     def _in_evaluation(self) -> list[str]:
         """The previous checkpoint while worker 0 may still evaluate it (it could become best)."""
