@@ -33,7 +33,8 @@ RESET_STATUSES = (
 """The reset rules: a status that costs a reset (or ends the episode when none are left)."""
 
 NON_RUN_STATUSES = (EpisodeStatus.PREPARE, EpisodeStatus.PAUSE, EpisodeStatus.PARK)
-"""Statuses of steps in which the car does not drive (analysis leaves them out)."""
+"""Statuses of steps in which the car does not drive and the reward function is not called
+(reward 0); analysis leaves them out."""
 
 STATUS_LABELS: dict[EpisodeStatus, str] = {
     EpisodeStatus.LAP_COMPLETE: "Lap complete",
