@@ -28,6 +28,7 @@ from matplotlib.axes import Axes
 
 from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_positions
 from markov.environment.dynamics import STEP_S
+from markov.environment.episode_status import NON_RUN_STATUSES, EpisodeStatus
 from markov.environment.reward_function import load_reward_function
 from markov.environment.reward_params import build_reward_params, measure_pose
 from markov.formats.metrics import read_training_metrics
@@ -48,8 +49,6 @@ FRAME_COLUMNS = [CSV_TO_FRAME_COLUMNS.get(name, name) for name in SIMTRACE_COLUM
 WORKSHOP_EVALUATION_STREAM = "evaluation_metrics"
 """The ``stream`` of the workshop's single ``evaluation_metrics.json``."""
 OPTIONAL_NUMERIC_COLUMNS = ("pause_duration", "obstacle_crash_counter", "wall_clock")
-NON_RUN_STATUSES = ("prepare", "pause", "park")
-"""Statuses of steps on which the reward function is not called (reward 0)."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,7 @@ def episode_summary(df: pd.DataFrame) -> pd.DataFrame:
     )
     summary["steps"] = summary["steps"].astype(np.int64)
     summary["time_s"] = summary.pop("end") - summary.pop("start") + STEP_S
-    summary["complete"] = summary["status"] == "lap_complete"
+    summary["complete"] = summary["status"] == EpisodeStatus.LAP_COMPLETE
     summary["lap_time_s"] = summary["time_s"].where(summary["complete"])
     return summary.reset_index()
 
@@ -477,7 +476,7 @@ def plot_episode_paths(
         rows_by_episode = part.rows.groupby(column) if len(selected) else []
         for episode, rows in rows_by_episode:
             (line,) = panel.plot(rows["x"], rows["y"], linewidth=1.2, label=f"{column} {episode}")
-            off = rows[rows["episode_status"] == "off_track"]
+            off = rows[rows["episode_status"] == EpisodeStatus.OFF_TRACK]
             panel.scatter(off["x"], off["y"], marker="x", color=line.get_color(), s=30)
         if len(part.rows) and len(selected):
             panel.legend(fontsize="small")
@@ -687,7 +686,7 @@ def _replay_params(
         heading_rad=yaw,
         all_wheels_on_track=bool(on_track),
         is_offtrack=not bool(wheels_on_road.any()),
-        is_crashed=status == "crashed",
+        is_crashed=status == EpisodeStatus.CRASHED,
         progress=progress,
         steps=steps,
         speed=speed,

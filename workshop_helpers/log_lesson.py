@@ -18,6 +18,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from markov.environment.episode_status import EpisodeStatus
 from markov.formats.run_inputs import (
     REWARD_FUNCTION,
     TRAINING_PARAMS,
@@ -383,7 +384,7 @@ def off_track_ends(df: pd.DataFrame) -> pd.DataFrame:
     """The last step of every episode that ended off the track (where the car left it)."""
     keys = episode_keys(df)
     last = df.sort_values([*keys, "steps"], kind="stable").groupby(keys, sort=True).tail(1)
-    return last[last["episode_status"] == "off_track"].reset_index(drop=True)
+    return last[last["episode_status"] == EpisodeStatus.OFF_TRACK].reset_index(drop=True)
 
 
 def plot_off_track(

@@ -20,6 +20,7 @@ from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_position
 from markov.environment.deepracer_racetrack_env import DeepRacerRacetrackEnv
 from markov.environment.dynamics import STEP_S
 from markov.environment.episode_rules import compute_progress
+from markov.environment.episode_status import EpisodeStatus
 from markov.environment.model_metadata import ModelMetadata
 from markov.environment.reward_function import load_reward_function
 from markov.environment.reward_params import (
@@ -89,7 +90,7 @@ class ScriptedRun:
     @property
     def final_status(self) -> str:
         """Episode status of the last step (``lap_complete``, ``off_track``, ...)."""
-        return self.statuses[-1] if self.statuses else "prepare"
+        return self.statuses[-1] if self.statuses else EpisodeStatus.PREPARE
 
     @property
     def total_reward(self) -> float:
@@ -272,7 +273,7 @@ def _drive(
     params: list[dict] = []
     for _ in range(max_steps):
         _, reward, terminated, truncated, info = env.step(driver.act(env))
-        if info["episode_status"] != "prepare":
+        if info["episode_status"] != EpisodeStatus.PREPARE:
             rewards.append(reward)
             statuses.append(info["episode_status"])
             params.append(info["params"])

@@ -21,6 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -28,12 +29,8 @@ import numpy as np
 
 from markov.environment import dynamics
 from markov.environment.car_geometry import front_point, wheel_positions
-from markov.environment.episode_rules import (
-    RESET_STATUSES,
-    ResetRules,
-    compute_progress,
-    distance_moved,
-)
+from markov.environment.episode_rules import ResetRules, compute_progress, distance_moved
+from markov.environment.episode_status import RESET_STATUSES, EpisodeStatus
 from markov.environment.extra_params import extra_params, load_extensions
 from markov.environment.model_metadata import (
     ModelMetadata,
@@ -43,6 +40,7 @@ from markov.environment.model_metadata import (
 from markov.environment.objects import TrackObjects, lane_pose
 from markov.environment.reward_function import RewardFunction, load_reward_function
 from markov.environment.reward_params import (
+    PoseGeometry,
     build_reward_params,
     copy_reward_params,
     frustum_camera_offsets,
@@ -63,8 +61,36 @@ from markov.environment.world_config import WorldConfig
 from markov.rewards.default import reward_function as default_reward_function
 from markov.tracks import Track, load_track
 
-PREPARE, RUN, PAUSE = "prepare", "run", "pause"
+PREPARE, RUN, PAUSE = EpisodeStatus.PREPARE, "run", EpisodeStatus.PAUSE
+"""The phases of an episode; PREPARE and PAUSE steps have the phase as their status."""
 DEFAULT_TRACK = "Workshop_Oval"
+
+
+@dataclass(slots=True)
+class _Command:
+    """An action's commanded values (what the reward params show) and the executed command
+    (noise added, clipped to what the car can do) that the dynamics get."""
+
+    steering: float
+    speed: float
+    physical: tuple[float, float]
+
+
+@dataclass(slots=True)
+class _Judgement:
+    """What a step found on the pose in which its action was chosen."""
+
+    car: dynamics.CarState
+    phase: str
+    front: tuple[float, float]
+    geometry: PoseGeometry
+    progress: float
+    all_wheels_on_track: bool
+    is_offtrack: bool
+    status: EpisodeStatus
+    collided: int
+    pause_shown: float
+    sim_time: float
 
 
 class DeepRacerRacetrackEnv(gym.Env):
@@ -119,25 +145,21 @@ class DeepRacerRacetrackEnv(gym.Env):
         self.evaluation = evaluation
         self.config = WorldConfig.from_params(params, evaluation=evaluation)
         load_extensions()
-        if camera_noise_std is None:
-            camera_noise_std = self.config.camera_noise_std
-        if steering_noise_std_deg is None:
-            steering_noise_std_deg = self.config.steering_noise_std_deg
-        if speed_noise_std is None:
-            speed_noise_std = self.config.speed_noise_std
-        for name, value in [
-            ("camera_noise_std", camera_noise_std),
-            ("steering_noise_std_deg", steering_noise_std_deg),
-            ("speed_noise_std", speed_noise_std),
-        ]:
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} is {value}; use a standard deviation >= 0 (0 = off).")
-        self.steering_noise_std_deg = steering_noise_std_deg
-        self.speed_noise_std = speed_noise_std
+        camera_noise_std, self.steering_noise_std_deg, self.speed_noise_std = _noise_settings(
+            self.config,
+            camera_noise_std=camera_noise_std,
+            steering_noise_std_deg=steering_noise_std_deg,
+            speed_noise_std=speed_noise_std,
+        )
         self._wall_clock = wall_clock
-
         self.actions = self.model_metadata.action_space
         self.action_space = self.actions.gym_space
+        self._set_up_sensing(sensors, camera_noise_std)
+        self._set_up_episodes()
+
+    def _set_up_sensing(self, sensors: Sequence[str] | None, camera_noise_std: float) -> None:
+        """Sensor suites, scenes and objects per driving direction (built on first use), and
+        what the sensors can see of the objects."""
         self.sensor_names = tuple(self.model_metadata.sensors if sensors is None else sensors)
         lidar_config = self.model_metadata.lidar_config
         self._lidar_config = None if lidar_config is None else lidar_config.to_dict()
@@ -156,17 +178,20 @@ class DeepRacerRacetrackEnv(gym.Env):
         self._lidar_reach = max(
             (_lidar_reach(name, self._lidar_config) for name in self.sensor_names), default=0.0
         )
+
+    def _set_up_episodes(self) -> None:
+        """The clock, the start position and the state of an environment before its first
+        reset."""
         self._objects: TrackObjects | None = None
         self._other_cars: list[tuple[float, ...]] = []
         self._in_episode = False
-
         self.sim_time = 0.0
         self.episode_index = 0
         self.start_ndist = self.config.start_position_offset
         self.reverse_dir = self.config.reverse_dir
         self._rules = ResetRules(self.config.number_of_reverse_counts)
         self._episode_started = False
-        self._episode_is_training = not evaluation
+        self._episode_is_training = not self.evaluation
         self._done = True
         self._car = dynamics.CarState(0.0, 0.0, 0.0)
         self._trail: list[tuple[float, float]] = []
@@ -183,55 +208,8 @@ class DeepRacerRacetrackEnv(gym.Env):
         starts, so environments stepped together share one round-robin sequence.
         """
         super().reset(seed=seed)
-        options = dict(options or {})
-        if seed is not None:
-            self.sim_time = 0.0
-            self.episode_index = 0
-            self.start_ndist = self.config.start_position_offset
-            self.reverse_dir = self.config.reverse_dir
-        elif self._episode_started:
-            self.episode_index += 1
-            if self._episode_is_training:
-                self._advance_start()
-        unknown = set(options) - {"evaluation", "episode", "start_index"}
-        if unknown:
-            raise ValueError(
-                f"unknown reset options {sorted(unknown)}; use 'evaluation', 'episode', "
-                "'start_index'"
-            )
-        if "start_index" in options:
-            self._start_at_index(int(options["start_index"]))
-        self._episode_is_training = not bool(options.get("evaluation", self.evaluation))
-        if "episode" in options:
-            self.episode_index = int(options["episode"])
-        for suite in self._suites.values():
-            suite.rng = self.np_random
-
-        self.track = self._track(self.reverse_dir)
-        self.reward_fn.new_episode()
-        self._in_episode = True
-        self._objects = None
-        if self._has_objects:
-            self._objects = self._objects_for(self.reverse_dir)
-            self._objects.reset(self.np_random)
-        if self._other_cars:
-            self._place_other_cars()
-        self._episode_start_time = self.sim_time
-        self._obstacle_crash_counter = 0
-        self._mercy_obstacle = -1
-        x, y, yaw = self._start_pose()
-        self._car = dynamics.CarState(x, y, yaw)
-        self._phase = PREPARE
-        self._steps = 0
-        self._prev_progress = 0.0
-        self._laps = 0
-        self._resets_used = 0
-        self._pause_remaining = 0.0
-        self._rules.clear()
-        self._previous_origin = (x, y)
-        self._episode_started = False
-        self._done = False
-        self._trail = [front_point(x, y, yaw)]
+        self._count_episode(seed, dict(options or {}))
+        self._start_episode()
         observation = self._observe()
         info = {
             "start_ndist": self.start_ndist,
@@ -244,117 +222,11 @@ class DeepRacerRacetrackEnv(gym.Env):
         """Advance one 1/15 s step; see the module docstring for the order of events."""
         if self._done:
             raise RuntimeError("The episode has ended: call reset() before step().")
-        self._episode_started = True
-        steering_cmd, speed_cmd = self.actions.command(action)
-        self._steps += 1
-        car, track, phase = self._car, self.track, self._phase
-
-        fx, fy = front_point(car.x, car.y, car.yaw)
-        geometry = measure_pose(track, fx, fy)
-        progress = compute_progress(geometry.ndist, self.start_ndist, self._prev_progress)
-        on_road = track.points_on_road(wheel_positions(car.x, car.y, car.yaw))
-        all_wheels_on_track = bool(on_road.all())
-        is_offtrack = not bool(on_road.any())
-        moved = distance_moved(*self._previous_origin, car.x, car.y)
-        self._previous_origin = (car.x, car.y)
-        objects = self._objects
-
-        collided = -1
-        if phase == RUN:
-            if objects is not None:
-                elapsed = self.sim_time - self._episode_start_time
-                collided = objects.crash(car.x, car.y, car.yaw, geometry.ndist, elapsed)
-            status = self._rules.evaluate(
-                progress=progress,
-                prev_progress=self._prev_progress,
-                off_track=is_offtrack,
-                crashed=collided >= 0,
-                moved_m=moved,
-            )
-        else:
-            status = phase
-        params = build_reward_params(
-            track=track,
-            geometry=geometry,
-            heading_rad=car.yaw,
-            all_wheels_on_track=all_wheels_on_track,
-            is_offtrack=is_offtrack,
-            is_crashed=status == "crashed",
-            progress=progress,
-            steps=self._steps,
-            speed=speed_cmd,
-            steering_angle=steering_cmd,
-            sim_time=self.sim_time,
-        )
-        if objects is not None:
-            params.update(
-                object_reward_params(
-                    objects,
-                    geometry.ndist * track.length,
-                    car.x,
-                    car.y,
-                    car.yaw,
-                    self._camera_offsets,
-                )
-            )
-        params.update(extra_params(params, self))
-        pause_shown = self._pause_remaining if phase == PAUSE else 0.0
-        if phase == RUN:
-            reward = self.reward_fn(copy_reward_params(params), private=True)
-            physical = self._executed_command(steering_cmd, speed_cmd)
-        else:
-            reward = 0.0
-            physical = (0.0, 0.0)
-
-        previous_progress = self._prev_progress
-        self._prev_progress = 0.0 if progress >= 100.0 else progress
-        # a crash respawns from this step's progress, the other rules from the previous one's
-        respawn_progress = progress if status == "crashed" else previous_progress
-        terminated = self._apply_status(status, respawn_progress, collided)
-        truncated = not terminated and self._steps >= self.config.max_episode_steps
-        self._done = terminated or truncated
-
-        row_time = self.sim_time
-        if self._phase == RUN and phase == RUN and self._car is car:
-            self._car = dynamics.step(car, physical[0], physical[1])
-        elif self._phase == RUN:  # starting to run, or respawned without a pause
-            self._car = dynamics.step(_at_rest(self._car), 0.0, 0.0)
-        self.sim_time += dynamics.STEP_S
-        if objects is not None:
-            objects.advance(self.sim_time - self._episode_start_time)
-        self._trail.append(front_point(self._car.x, self._car.y, self._car.yaw))
-        observation = self._observe()
-
-        simtrace = {
-            "episode": self.episode_index,
-            "steps": float(self._steps),
-            "X": fx,
-            "Y": fy,
-            "yaw": params["heading"],
-            "steer": steering_cmd,
-            "throttle": speed_cmd,
-            "action": self.actions.simtrace_action(action),
-            "reward": reward,
-            "done": self._done,
-            "all_wheels_on_track": all_wheels_on_track,
-            "progress": progress,
-            "closest_waypoint": geometry.closest_waypoint,
-            "track_len": track.length,
-            "tstamp": row_time,
-            "episode_status": status,
-            "pause_duration": pause_shown,
-            "obstacle_crash_counter": self._obstacle_crash_counter,
-            "wall_clock": self._wall_clock(),
-        }
-        if self._done:
-            self._obstacle_crash_counter = 0
-        info = {
-            "params": params,
-            "simtrace": simtrace,
-            "episode_status": status,
-            "laps": self._laps,
-            "resets": self._resets_used,
-        }
+        command = self._act(action)
+        judged = self._judge()
+        params, reward = self._reward(judged, command)
+        observation, terminated, truncated = self._advance(judged, command)
+        info = self._record(action, command, judged, params, reward)
         return observation, float(reward), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
@@ -409,7 +281,213 @@ class DeepRacerRacetrackEnv(gym.Env):
         self._previous_origin = (x, y)
 
     # ----------------------------------------------------------------- episode logic
-    def _apply_status(self, status: str, respawn_progress: float, collided: int) -> bool:
+    def _count_episode(self, seed: int | None, options: dict[str, Any]) -> None:
+        """The episode number, start position and direction of the new episode: back to the
+        first after a seeded reset, else the next after a training episode (or as ``options``
+        say)."""
+        if seed is not None:
+            self.sim_time = 0.0
+            self.episode_index = 0
+            self.start_ndist = self.config.start_position_offset
+            self.reverse_dir = self.config.reverse_dir
+        elif self._episode_started:
+            self.episode_index += 1
+            if self._episode_is_training:
+                self._advance_start()
+        unknown = set(options) - {"evaluation", "episode", "start_index"}
+        if unknown:
+            raise ValueError(
+                f"unknown reset options {sorted(unknown)}; use 'evaluation', 'episode', "
+                "'start_index'"
+            )
+        if "start_index" in options:
+            self._start_at_index(int(options["start_index"]))
+        self._episode_is_training = not bool(options.get("evaluation", self.evaluation))
+        if "episode" in options:
+            self.episode_index = int(options["episode"])
+        for suite in self._suites.values():
+            suite.rng = self.np_random
+
+    def _start_episode(self) -> None:
+        """Place the objects and the car for a new episode and clear its counters."""
+        self.track = self._track(self.reverse_dir)
+        self.reward_fn.new_episode()
+        self._in_episode = True
+        self._objects = None
+        if self._has_objects:
+            self._objects = self._objects_for(self.reverse_dir)
+            self._objects.reset(self.np_random)
+        if self._other_cars:
+            self._place_other_cars()
+        self._episode_start_time = self.sim_time
+        self._obstacle_crash_counter = 0
+        self._mercy_obstacle = -1
+        x, y, yaw = self._start_pose()
+        self._car = dynamics.CarState(x, y, yaw)
+        self._phase = PREPARE
+        self._steps = 0
+        self._prev_progress = 0.0
+        self._laps = 0
+        self._resets_used = 0
+        self._pause_remaining = 0.0
+        self._rules.clear()
+        self._previous_origin = (x, y)
+        self._episode_started = False
+        self._done = False
+        self._trail = [front_point(x, y, yaw)]
+
+    def _act(self, action: Any) -> _Command:
+        """Decode the action into its commanded values and, while running, the executed
+        (noisy, clipped) command; the car stands still in every other phase."""
+        self._episode_started = True
+        steering, speed = self.actions.command(action)
+        self._steps += 1
+        if self._phase == RUN:
+            physical = self._executed_command(steering, speed)
+        else:
+            physical = (0.0, 0.0)
+        return _Command(steering, speed, physical)
+
+    def _judge(self) -> _Judgement:
+        """Measure the pose in which the action was chosen and apply the reset rules to it:
+        lap complete, crashed, off track, reversed, immobilized or in progress (RUN phase only;
+        the other phases are their own status)."""
+        car, track, phase = self._car, self.track, self._phase
+        fx, fy = front_point(car.x, car.y, car.yaw)
+        geometry = measure_pose(track, fx, fy)
+        progress = compute_progress(geometry.ndist, self.start_ndist, self._prev_progress)
+        on_road = track.points_on_road(wheel_positions(car.x, car.y, car.yaw))
+        is_offtrack = not bool(on_road.any())
+        moved = distance_moved(*self._previous_origin, car.x, car.y)
+        self._previous_origin = (car.x, car.y)
+        collided = -1
+        if phase == RUN:
+            if self._objects is not None:
+                elapsed = self.sim_time - self._episode_start_time
+                collided = self._objects.crash(car.x, car.y, car.yaw, geometry.ndist, elapsed)
+            status = self._rules.evaluate(
+                progress=progress,
+                prev_progress=self._prev_progress,
+                off_track=is_offtrack,
+                crashed=collided >= 0,
+                moved_m=moved,
+            )
+        else:
+            status = phase
+        return _Judgement(
+            car=car,
+            phase=phase,
+            front=(fx, fy),
+            geometry=geometry,
+            progress=progress,
+            all_wheels_on_track=bool(on_road.all()),
+            is_offtrack=is_offtrack,
+            status=status,
+            collided=collided,
+            pause_shown=self._pause_remaining if phase == PAUSE else 0.0,
+            sim_time=self.sim_time,
+        )
+
+    def _reward(self, judged: _Judgement, command: _Command) -> tuple[dict[str, Any], float]:
+        """The reward params of the judged pose with the commanded values, and the reward
+        function's answer to them (RUN phase only; 0 otherwise)."""
+        car, track, geometry = judged.car, self.track, judged.geometry
+        params = build_reward_params(
+            track=track,
+            geometry=geometry,
+            heading_rad=car.yaw,
+            all_wheels_on_track=judged.all_wheels_on_track,
+            is_offtrack=judged.is_offtrack,
+            is_crashed=judged.status == EpisodeStatus.CRASHED,
+            progress=judged.progress,
+            steps=self._steps,
+            speed=command.speed,
+            steering_angle=command.steering,
+            sim_time=self.sim_time,
+        )
+        if self._objects is not None:
+            params.update(
+                object_reward_params(
+                    self._objects,
+                    geometry.ndist * track.length,
+                    car.x,
+                    car.y,
+                    car.yaw,
+                    self._camera_offsets,
+                )
+            )
+        params.update(extra_params(params, self))
+        if judged.phase != RUN:
+            return params, 0.0
+        return params, self.reward_fn(copy_reward_params(params), private=True)
+
+    def _advance(
+        self, judged: _Judgement, command: _Command
+    ) -> tuple[dict[str, np.ndarray], bool, bool]:
+        """Apply the status (laps, resets, respawn, pause, step cap), move the car 1/15 s and
+        the bot cars with it, and observe; returns the observation, terminated, truncated."""
+        status, progress = judged.status, judged.progress
+        previous_progress = self._prev_progress
+        self._prev_progress = 0.0 if progress >= 100.0 else progress
+        # a crash respawns from this step's progress, the other rules from the previous one's
+        respawn_progress = progress if status == EpisodeStatus.CRASHED else previous_progress
+        terminated = self._apply_status(status, respawn_progress, judged.collided)
+        truncated = not terminated and self._steps >= self.config.max_episode_steps
+        self._done = terminated or truncated
+        car = judged.car
+        if self._phase == RUN and judged.phase == RUN and self._car is car:
+            self._car = dynamics.step(car, *command.physical)
+        elif self._phase == RUN:  # starting to run, or respawned without a pause
+            self._car = dynamics.step(_at_rest(self._car), 0.0, 0.0)
+        self.sim_time += dynamics.STEP_S
+        if self._objects is not None:
+            self._objects.advance(self.sim_time - self._episode_start_time)
+        self._trail.append(front_point(self._car.x, self._car.y, self._car.yaw))
+        return self._observe(), terminated, truncated
+
+    def _record(
+        self,
+        action: Any,
+        command: _Command,
+        judged: _Judgement,
+        params: dict[str, Any],
+        reward: float,
+    ) -> dict[str, Any]:
+        """The step's info: its reward params, its simtrace row (file-formats.md §7), its
+        status and the episode's laps and resets so far."""
+        fx, fy = judged.front
+        simtrace = {
+            "episode": self.episode_index,
+            "steps": float(self._steps),
+            "X": fx,
+            "Y": fy,
+            "yaw": params["heading"],
+            "steer": command.steering,
+            "throttle": command.speed,
+            "action": self.actions.simtrace_action(action),
+            "reward": reward,
+            "done": self._done,
+            "all_wheels_on_track": judged.all_wheels_on_track,
+            "progress": judged.progress,
+            "closest_waypoint": judged.geometry.closest_waypoint,
+            "track_len": self.track.length,
+            "tstamp": judged.sim_time,
+            "episode_status": judged.status,
+            "pause_duration": judged.pause_shown,
+            "obstacle_crash_counter": self._obstacle_crash_counter,
+            "wall_clock": self._wall_clock(),
+        }
+        if self._done:
+            self._obstacle_crash_counter = 0
+        return {
+            "params": params,
+            "simtrace": simtrace,
+            "episode_status": judged.status,
+            "laps": self._laps,
+            "resets": self._resets_used,
+        }
+
+    def _apply_status(self, status: EpisodeStatus, respawn_progress: float, collided: int) -> bool:
         """Update phase, laps and resets for this step's status; True when the episode ends."""
         if self._phase == PREPARE:
             self._phase = RUN
@@ -420,14 +498,14 @@ class DeepRacerRacetrackEnv(gym.Env):
                 self._pause_remaining = 0.0
                 self._phase = RUN
             return False
-        if status == "lap_complete":
+        if status == EpisodeStatus.LAP_COMPLETE:
             self._laps += 1
             return not (self.config.is_continuous and self._laps < self.config.number_of_trials)
         if status in RESET_STATUSES:
             if self._resets_used >= self.config.number_of_resets:
                 return True
             self._resets_used += 1
-            if status == "crashed" and self._objects.is_bot(collided):
+            if status == EpisodeStatus.CRASHED and self._objects.is_bot(collided):
                 self._rules.clear()  # rear-ended a bot car: wait where the car stands
             else:
                 self._respawn(respawn_progress)
@@ -564,6 +642,31 @@ class DeepRacerRacetrackEnv(gym.Env):
             car.x, car.y, car.yaw, self._sees_with_camera, self._lidar_reach
         )
         return suite.observe(car.x, car.y, car.yaw, seen)
+
+
+def _noise_settings(
+    config: WorldConfig,
+    *,
+    camera_noise_std: float | None,
+    steering_noise_std_deg: float | None,
+    speed_noise_std: float | None,
+) -> tuple[float, float, float]:
+    """The three noise standard deviations: the arguments, else the ``params`` settings;
+    each must be finite and >= 0."""
+    if camera_noise_std is None:
+        camera_noise_std = config.camera_noise_std
+    if steering_noise_std_deg is None:
+        steering_noise_std_deg = config.steering_noise_std_deg
+    if speed_noise_std is None:
+        speed_noise_std = config.speed_noise_std
+    for name, value in [
+        ("camera_noise_std", camera_noise_std),
+        ("steering_noise_std_deg", steering_noise_std_deg),
+        ("speed_noise_std", speed_noise_std),
+    ]:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} is {value}; use a standard deviation >= 0 (0 = off).")
+    return camera_noise_std, steering_noise_std_deg, speed_noise_std
 
 
 def _lidar_reach(sensor: str, lidar_config: Mapping[str, Any] | None) -> float:

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import math
 
+from markov.environment.episode_status import EpisodeStatus
+
 IMMOBILIZED_DISTANCE_M = 0.0003
 IMMOBILIZED_STEPS = 15
-
-# Raw statuses written to the simtrace, and the labels the metrics JSON uses for them.
-STATUS_LABELS = {
-    "lap_complete": "Lap complete",
-    "crashed": "Crashed",
-    "off_track": "Off track",
-    "immobilized": "Immobilized",
-    "in_progress": "In progress",
-    "pause": "Pause",
-    "reversed": "Reversed",
-    "park": "Park",
-    "time_up": "Time Up",
-    "prepare": "Prepare",
-}
-RESET_STATUSES = ("crashed", "off_track", "reversed", "immobilized")
 
 
 def compute_progress(current_ndist: float, start_ndist: float, prev_progress: float) -> float:
@@ -56,21 +43,21 @@ class ResetRules:
         off_track: bool,
         crashed: bool,
         moved_m: float,
-    ) -> str:
+    ) -> EpisodeStatus:
         """This step's status; lap_complete > crashed > off_track > reversed > immobilized."""
         self.reverse_steps = self.reverse_steps + 1 if progress < prev_progress else 0
         self.immobile_steps = self.immobile_steps + 1 if moved_m <= IMMOBILIZED_DISTANCE_M else 0
         if progress >= 100.0:
-            return "lap_complete"
+            return EpisodeStatus.LAP_COMPLETE
         if crashed:
-            return "crashed"
+            return EpisodeStatus.CRASHED
         if off_track:
-            return "off_track"
+            return EpisodeStatus.OFF_TRACK
         if self.reverse_steps >= self.reverse_count_limit:
-            return "reversed"
+            return EpisodeStatus.REVERSED
         if self.immobile_steps >= IMMOBILIZED_STEPS:
-            return "immobilized"
-        return "in_progress"
+            return EpisodeStatus.IMMOBILIZED
+        return EpisodeStatus.IN_PROGRESS
 
 
 def distance_moved(x0: float, y0: float, x1: float, y1: float) -> float:

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from markov.environment.episode_status import EpisodeStatus
+
 RACE_TYPES = ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT", "HEAD_TO_MODEL", "F1")
 BEST_MODEL_METRICS = ("progress", "reward", "laptime")
 MAX_EPISODE_STEPS = 100_000
@@ -132,13 +134,13 @@ class WorldConfig:
         """Bot cars in the world: none unless RACE_TYPE is HEAD_TO_BOT."""
         return self.number_of_bot_cars if self.race_type == "HEAD_TO_BOT" else 0
 
-    def penalty_for(self, status: str) -> float:
+    def penalty_for(self, status: EpisodeStatus) -> float:
         """Seconds of pause after a reset rule fires with resets remaining."""
-        if status == "crashed":
+        if status == EpisodeStatus.CRASHED:
             return self.collision_penalty
-        if status == "reversed" and self.reverse_penalty is not None:
+        if status == EpisodeStatus.REVERSED and self.reverse_penalty is not None:
             return self.reverse_penalty
-        if status == "immobilized" and self.immobilized_penalty is not None:
+        if status == EpisodeStatus.IMMOBILIZED and self.immobilized_penalty is not None:
             return self.immobilized_penalty
         return self.off_track_penalty
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from markov.environment.episode_rules import STATUS_LABELS
+from markov.environment.episode_status import STATUS_LABELS, EpisodeStatus
 from markov.formats.checkpoints import BEST_MODEL_METRICS
 from markov.formats.simtrace import format_run_timestamp
 from markov.store import ModelStore
@@ -22,10 +22,10 @@ from markov.store.base import normalize_prefix
 TRAINING_METRICS_VERSION = 2.0
 PHASES = ("training", "evaluation")
 RESET_COUNT_FIELDS: dict[str, str] = {
-    "crashed": "crash_count",
-    "immobilized": "immobilized_count",
-    "off_track": "off_track_count",
-    "reversed": "reversed_count",
+    EpisodeStatus.CRASHED: "crash_count",
+    EpisodeStatus.IMMOBILIZED: "immobilized_count",
+    EpisodeStatus.OFF_TRACK: "off_track_count",
+    EpisodeStatus.REVERSED: "reversed_count",
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from markov.environment.episode_status import EpisodeStatus
 from markov.store import ModelStore
 from markov.store.base import normalize_prefix
 
@@ -46,18 +47,7 @@ SIMTRACE_HEADER = ",".join(SIMTRACE_COLUMNS)
 REQUIRED_READ_COLUMNS = SIMTRACE_COLUMNS[:15]
 """The oldest variant (2019 console logs) has only these; later columns may be missing."""
 
-RAW_EPISODE_STATUSES: tuple[str, ...] = (
-    "prepare",
-    "in_progress",
-    "off_track",
-    "lap_complete",
-    "crashed",
-    "pause",
-    "reversed",
-    "time_up",
-    "immobilized",
-    "park",
-)
+RAW_EPISODE_STATUSES: tuple[str, ...] = tuple(EpisodeStatus)
 
 _INT_COLUMNS = frozenset({"episode", "closest_waypoint", "obstacle_crash_counter"})
 _BOOL_COLUMNS = frozenset({"done", "all_wheels_on_track"})

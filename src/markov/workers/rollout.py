@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from markov.agents.clipped_ppo import ClippedPPOAgent
 from markov.agents.restore import build_agent, load_weights
 from markov.environment import DeepRacerRacetrackEnv
+from markov.environment.episode_status import EpisodeStatus
 from markov.environment.model_metadata import require_trainable
 from markov.environment.objects import check_objects_fit
 from markov.environment.reward_function import reward_function_from_source
@@ -39,7 +41,7 @@ from markov.formats.run_inputs import (
     read_reward_source,
 )
 from markov.formats.simtrace import SimtraceWriter, training_simtrace_prefix
-from markov.presets.preset import SyncType, load_hyperparameters
+from markov.presets.preset import Hyperparameters, SyncType, load_hyperparameters
 from markov.store import ModelStore, open_store
 from markov.workers.config import (
     exit_with_parent,
@@ -52,7 +54,13 @@ from markov.workers.config import (
 from markov.workers.errors import DETERMINISTIC_ERRORS, report_failure
 from markov.workers.live_frames import LiveFramePublisher
 from markov.workers.polling import plan_for
-from markov.workers.vector_rollout import EpisodeRecord, num_envs_setting, play_episodes_lockstep
+from markov.workers.vector_rollout import (
+    EpisodeRecord,
+    episode_arrays,
+    num_envs_setting,
+    play_episodes_lockstep,
+    publish_live_frame,
+)
 
 log = setup_logging("rollout")
 
@@ -63,6 +71,21 @@ def episodes_for_worker(num_episodes: int, num_workers: int, worker: int) -> int
     if worker >= workers:
         return 0
     return num_episodes // workers + (1 if worker < num_episodes % workers else 0)
+
+
+@dataclass
+class _Session:
+    """What a worker keeps from one iteration to the next."""
+
+    envs: list[DeepRacerRacetrackEnv]
+    agent: ClippedPPOAgent
+    share: int
+    simtrace: SimtraceWriter
+    metrics: TrainingMetricsWriter
+    live: LiveFramePublisher | None
+    episode_count: int
+    resumed_at: int
+    total_steps: int = 0
 
 
 class RolloutWorker:
@@ -110,15 +133,54 @@ class RolloutWorker:
 
     def run(self) -> int:
         """Play iterations until the trainer finishes; returns the process exit code."""
+        hyperparameters = self._wait_until_ready()
+        if hyperparameters is None:
+            return 0
+        share = self._share(hyperparameters)
+        if share == 0:
+            return 0
+        session = self._open_session(hyperparameters, share)
+        first = self.reader.latest()
+        iteration = first.number if first is not None else 0
+        while True:
+            waiting_since = time.monotonic()
+            try:
+                ref = self._checkpoint_for(iteration)
+            except TrainingFinished:
+                break
+            idle_seconds = time.monotonic() - waiting_since
+            ref, files = self.reader.load_usable(ref)
+            load_weights(session.agent, files)
+            iteration = ref.number  # SYNC: the same, or an iteration the trainer asked to replay
+            self._play_iteration(session, iteration, idle_seconds)
+            if self.worker == 0 and self.min_eval_trials > 0:
+                self._evaluate(
+                    session.envs[0],  # env 0 also plays worker 0's evaluation episodes
+                    session.agent,
+                    ref.name,
+                    iteration,
+                    session.episode_count,
+                    share,
+                    session.total_steps,
+                    session.metrics,
+                    session.live,
+                )
+            iteration += 1
+        log.info("training finished after %d episodes", session.episode_count)
+        return 0
+
+    def _wait_until_ready(self) -> Hyperparameters | None:
+        """The run's hyperparameters once the trainer is ready; None when it already finished."""
         try:
             # .ready comes after ip/hyperparameters.json and a checkpoint whose files load
             self.reader.wait_until_ready(self.ready_timeout_s, poll_s=self.poll.wait_poll_s)
         except TrainingFinished:
             log.info("training already finished; nothing to do")
-            return 0
-        hyperparameters = load_hyperparameters(
-            self.store.get_json(f"{self.prefix}/ip/hyperparameters.json")
-        )
+            return None
+        return load_hyperparameters(self.store.get_json(f"{self.prefix}/ip/hyperparameters.json"))
+
+    def _share(self, hyperparameters: Hyperparameters) -> int:
+        """The episodes this worker plays per iteration (0: none, it says so)."""
         share = episodes_for_worker(
             hyperparameters.num_episodes_between_training, self.num_workers, self.worker
         )
@@ -129,7 +191,11 @@ class RolloutWorker:
                 hyperparameters.num_episodes_between_training,
                 self.num_workers,
             )
-            return 0
+        return share
+
+    def _open_session(self, hyperparameters: Hyperparameters, share: int) -> _Session:
+        """Environments (seeded), agent, simtrace and metrics writers and live frames of this
+        worker; a restarted worker counts on from the episodes its metrics already hold."""
         active_workers = min(self.num_workers, hyperparameters.num_episodes_between_training)
         envs = [
             DeepRacerRacetrackEnv(
@@ -141,7 +207,6 @@ class RolloutWorker:
             )
             for reward in self.reward_functions[: min(self.num_envs, share)]
         ]
-        env = envs[0]  # also plays worker 0's evaluation episodes
         agent = build_agent(self.model_metadata, hyperparameters, seed=self.seed, num_threads=1)
         simtrace = SimtraceWriter(
             self.store, training_simtrace_prefix(self.prefix, self.worker, active_workers)
@@ -161,75 +226,52 @@ class RolloutWorker:
             else None
         )
         episode_count = sum(1 for m in metrics.entries if m["phase"] == "training")
-        resumed_at = episode_count  # envs are seeded here: round-robin starts count from it
-        total_steps = 0
         for index, each in enumerate(envs):
             each.reset(seed=self.seed + index)
-        first = self.reader.latest()
-        iteration = first.number if first is not None else 0
-        while True:
-            waiting_since = time.monotonic()
-            try:
-                ref = self._checkpoint_for(iteration)
-            except TrainingFinished:
-                break
-            idle_seconds = time.monotonic() - waiting_since
-            ref, files = self.reader.load_usable(ref)
-            load_weights(agent, files)
-            iteration = ref.number  # SYNC: the same, or an iteration the trainer asked to replay
-            batch = []
-            played = play_episodes_lockstep(
-                envs,
-                agent,
-                episode_count,
-                share,
-                first_start=episode_count - resumed_at,
-                live=live,
-                status={"iteration": iteration, "worker": self.worker},
+        # envs are seeded here: round-robin starts count from resumed_at
+        return _Session(envs, agent, share, simtrace, metrics, live, episode_count, episode_count)
+
+    def _play_iteration(self, session: _Session, iteration: int, idle_seconds: float) -> None:
+        """Play this worker's share of an iteration and hand it over: episode batch, simtrace
+        rows and training metrics, one log line per episode."""
+        batch = []
+        played = play_episodes_lockstep(
+            session.envs,
+            session.agent,
+            session.episode_count,
+            session.share,
+            first_start=session.episode_count - session.resumed_at,
+            live=session.live,
+            status={"iteration": iteration, "worker": self.worker},
+        )
+        for trial, record in enumerate(played, start=1):
+            for row in record.simtrace_rows:
+                session.simtrace.add_row(row)
+            session.episode_count += 1
+            session.total_steps += record.steps
+            batch.append(
+                _with_metadata(record, self.worker, iteration, session.episode_count, idle_seconds)
             )
-            for trial, record in enumerate(played, start=1):
-                for row in record.simtrace_rows:
-                    simtrace.add_row(row)
-                episode_count += 1
-                total_steps += record.steps
-                batch.append(
-                    _with_metadata(record, self.worker, iteration, episode_count, idle_seconds)
-                )
-                metrics.add_episode(
-                    record.total_reward,
-                    record.start_time,
-                    record.end_time,
-                    episode_count,
-                    trial,
-                    "training",
-                    max(record.progress, 0.0),
-                    record.status,
-                )
-                print(
-                    f"Training> Name=main_level/agent, Worker={self.worker}, "
-                    f"Episode={episode_count}, Total reward={record.total_reward:.2f}, "
-                    f"Steps={total_steps}, Training iteration={iteration}",
-                    flush=True,
-                )
-            save_episode_batch(
-                self.store, episode_batch_key(self.prefix, iteration, self.worker), batch
+            session.metrics.add_episode(
+                record.total_reward,
+                record.start_time,
+                record.end_time,
+                session.episode_count,
+                trial,
+                "training",
+                max(record.progress, 0.0),
+                record.status,
             )
-            simtrace.flush(iteration)
-            if self.worker == 0 and self.min_eval_trials > 0:
-                self._evaluate(
-                    env,
-                    agent,
-                    ref.name,
-                    iteration,
-                    episode_count,
-                    share,
-                    total_steps,
-                    metrics,
-                    live,
-                )
-            iteration += 1
-        log.info("training finished after %d episodes", episode_count)
-        return 0
+            print(
+                f"Training> Name=main_level/agent, Worker={self.worker}, "
+                f"Episode={session.episode_count}, Total reward={record.total_reward:.2f}, "
+                f"Steps={session.total_steps}, Training iteration={iteration}",
+                flush=True,
+            )
+        save_episode_batch(
+            self.store, episode_batch_key(self.prefix, iteration, self.worker), batch
+        )
+        session.simtrace.flush(iteration)
 
     def _checkpoint_for(self, iteration: int):
         if self.sync is SyncType.ASYNC:
@@ -323,21 +365,11 @@ def play_episode(
         # view of the grass after leaving the track, is never an input).
         if live is not None and (finished or live.due()):
             shown = acted_on if finished else observation
-            camera = next((v for v in shown.values() if v.ndim == 3), None)
-            live.publish(
-                camera,
-                env.render(),
-                {**(status or {}), "step": len(rewards), "progress": info["params"]["progress"]},
-            )
+            publish_live_frame(live, env, shown, info, status, len(rewards))
         if finished:
             break
-    arrays = EpisodeArrays(
-        observations={name: np.stack(values) for name, values in observations.items()},
-        actions=np.asarray(actions),
-        rewards=np.asarray(rewards, dtype=np.float32),
-    )
     return EpisodeRecord(
-        arrays=arrays,
+        arrays=episode_arrays(observations, actions, rewards),
         total_reward=total,
         progress=info["params"]["progress"],
         status=info["episode_status"],
@@ -376,7 +408,9 @@ def _eval_metric(results: list[EpisodeRecord], metric: str) -> float | None:
     if metric == "reward":
         return float(np.mean([r.total_reward for r in results]))
     if metric == "laptime":
-        laps = [r.end_time - r.start_time for r in results if r.status == "lap_complete"]
+        laps = [
+            r.end_time - r.start_time for r in results if r.status == EpisodeStatus.LAP_COMPLETE
+        ]
         return float(np.mean(laps)) if laps else None
     return float(np.mean([max(r.progress, 0.0) for r in results]))
 

@@ -102,56 +102,85 @@ def play_episodes_lockstep(
     """
     if not envs:
         raise NumEnvsError("play_episodes_lockstep needs at least one environment")
-    next_number = first_episode
     start_offset = (first_episode if first_start is None else first_start) - first_episode
-    running: dict[int, _Running] = {}
-    finished: list[PlayedEpisode] = []
+    lockstep = _Lockstep(envs, first_episode, count, start_offset)
+    while lockstep.running:
+        indices = sorted(lockstep.running)
+        actions = agent.act(lockstep.batch(indices), deterministic=False)
+        for row, index in enumerate(indices):
+            action = int(actions[row]) if agent.is_discrete else actions[row]
+            lockstep.step(index, action, live if index == 0 else None, status)
+    return sorted(lockstep.finished, key=lambda played: played.number)
 
-    def start(index: int) -> None:
-        nonlocal next_number
-        env = envs[index]
+
+class _Lockstep:
+    """The episodes in progress on a worker's environments, and those finished."""
+
+    def __init__(
+        self,
+        envs: Sequence[DeepRacerRacetrackEnv],
+        first_episode: int,
+        count: int,
+        start_offset: int,
+    ) -> None:
+        self.envs = envs
+        self.next_number = first_episode
+        self.end_number = first_episode + count
+        self.start_offset = start_offset
+        self.running: dict[int, _Running] = {}
+        self.finished: list[PlayedEpisode] = []
+        for index in range(min(len(envs), count)):
+            self.start(index)
+
+    def start(self, index: int) -> None:
+        """Start the next episode number on environment ``index``."""
+        env = self.envs[index]
         options = {
             "evaluation": False,
-            "episode": next_number,
-            "start_index": next_number + start_offset,
+            "episode": self.next_number,
+            "start_index": self.next_number + self.start_offset,
         }
         observation, _ = env.reset(options=options)
-        running[index] = _Running(
-            next_number, env.sim_time, observation, {name: [] for name in observation}
+        self.running[index] = _Running(
+            self.next_number, env.sim_time, observation, {name: [] for name in observation}
         )
-        next_number += 1
+        self.next_number += 1
 
-    for index in range(min(len(envs), count)):
-        start(index)
-    while running:
-        indices = sorted(running)
-        batch = {
-            name: np.stack([running[i].observation[name] for i in indices])
-            for name in running[indices[0]].observation
+    def batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """The observations of the running environments, stacked along a leading axis."""
+        return {
+            name: np.stack([self.running[i].observation[name] for i in indices])
+            for name in self.running[indices[0]].observation
         }
-        actions = agent.act(batch, deterministic=False)
-        for row, index in enumerate(indices):
-            episode, env = running[index], envs[index]
-            action = int(actions[row]) if agent.is_discrete else actions[row]
-            for name, value in episode.observation.items():
-                episode.observations[name].append(value)
-            observation, reward, terminated, truncated, info = env.step(action)
-            episode.observation = observation
-            episode.actions.append(action)
-            episode.rewards.append(reward)
-            episode.simtrace_rows.append(info["simtrace"])
-            if index == 0 and live is not None and live.due():
-                shown = {**(status or {}), "episode": episode.number + 1}
-                _publish_live(live, env, observation, info, shown, len(episode.rewards))
-            if terminated or truncated:
-                finished.append(_finish(episode, env, info))
-                del running[index]
-                if next_number < first_episode + count:
-                    start(index)
-    return sorted(finished, key=lambda played: played.number)
+
+    def step(
+        self,
+        index: int,
+        action: Any,
+        live: LiveFramePublisher | None,
+        status: Mapping[str, Any] | None,
+    ) -> None:
+        """Step environment ``index`` with ``action``; an episode that ends is finished and
+        the environment starts the next episode number while some are left."""
+        episode, env = self.running[index], self.envs[index]
+        for name, value in episode.observation.items():
+            episode.observations[name].append(value)
+        observation, reward, terminated, truncated, info = env.step(action)
+        episode.observation = observation
+        episode.actions.append(action)
+        episode.rewards.append(reward)
+        episode.simtrace_rows.append(info["simtrace"])
+        if live is not None and live.due():
+            shown = {**(status or {}), "episode": episode.number + 1}
+            publish_live_frame(live, env, observation, info, shown, len(episode.rewards))
+        if terminated or truncated:
+            self.finished.append(_finish(episode, env, info))
+            del self.running[index]
+            if self.next_number < self.end_number:
+                self.start(index)
 
 
-def _publish_live(
+def publish_live_frame(
     live: LiveFramePublisher,
     env: DeepRacerRacetrackEnv,
     observation: Mapping[str, np.ndarray],
@@ -159,6 +188,8 @@ def _publish_live(
     status: Mapping[str, Any] | None,
     step: int,
 ) -> None:
+    """Publish the camera image of ``observation`` (if any), the top-down view and the
+    step's status and progress."""
     camera = next((v for v in observation.values() if v.ndim == 3), None)
     live.publish(
         camera,
@@ -170,14 +201,9 @@ def _publish_live(
 def _finish(
     episode: _Running, env: DeepRacerRacetrackEnv, info: Mapping[str, Any]
 ) -> PlayedEpisode:
-    arrays = EpisodeArrays(
-        observations={name: np.stack(values) for name, values in episode.observations.items()},
-        actions=np.asarray(episode.actions),
-        rewards=np.asarray(episode.rewards, dtype=np.float32),
-    )
     return PlayedEpisode(
         number=episode.number,
-        arrays=arrays,
+        arrays=episode_arrays(episode.observations, episode.actions, episode.rewards),
         total_reward=float(sum(episode.rewards)),
         progress=info["params"]["progress"],
         status=info["episode_status"],
@@ -186,4 +212,15 @@ def _finish(
         end_time=env.sim_time,
         laps=info.get("laps", 0),
         simtrace_rows=episode.simtrace_rows,
+    )
+
+
+def episode_arrays(
+    observations: Mapping[str, list[np.ndarray]], actions: list[Any], rewards: list[float]
+) -> EpisodeArrays:
+    """An episode's per-step lists as arrays (rewards as float32)."""
+    return EpisodeArrays(
+        observations={name: np.stack(values) for name, values in observations.items()},
+        actions=np.asarray(actions),
+        rewards=np.asarray(rewards, dtype=np.float32),
     )

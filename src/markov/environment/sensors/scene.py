@@ -262,7 +262,20 @@ def _build_class_map(center, inner, outer, closed: bool, res: float):
     cls = np.full((height, width), FIELD, dtype=np.uint8)
     cls[road] = ROAD
 
-    # Start line: chequered strip across the road at waypoint 0.
+    _paint_start_line(cls, road, grid, center, inner, outer)
+    _paint_border_lines(cls, road, grid, inner, outer)
+    _paint_centre_line(cls, grid, center, closed)
+
+    # Ring of wall cells around the field.
+    cls[0, :] = WALL
+    cls[-1, :] = WALL
+    cls[:, 0] = WALL
+    cls[:, -1] = WALL
+    return cls, bounds, res
+
+
+def _paint_start_line(cls, road, grid, center, inner, outer) -> None:
+    """Start line: chequered strip across the road at waypoint 0."""
     t = center[1] - center[0]
     tn = float(np.hypot(t[0], t[1]))
     if tn > 0.0:
@@ -286,8 +299,10 @@ def _build_class_map(center, inner, outer, closed: bool, res: float):
             sub[band & (parity == 0)] = CHECKER_DARK
             sub[band & (parity == 1)] = CHECKER_LIGHT
 
-    # Border lines: 0.076 m wide, inside the road, along both borders.
-    border = np.zeros((height, width), dtype=bool)
+
+def _paint_border_lines(cls, road, grid, inner, outer) -> None:
+    """Border lines: 0.076 m wide, inside the road, along both borders."""
+    border = np.zeros(cls.shape, dtype=bool)
     for line in (inner, outer):
         for k in range(len(line) - 1):
             band = _segment_band(grid, line[k], line[k + 1], BORDER_LINE_WIDTH)
@@ -296,7 +311,9 @@ def _build_class_map(center, inner, outer, closed: bool, res: float):
                 border[sl] |= inside
     cls[border & road] = BORDER
 
-    # Dashed centre line, dash phase by arc length along the centre line.
+
+def _paint_centre_line(cls, grid, center, closed: bool) -> None:
+    """Dashed centre line, dash phase by arc length along the centre line."""
     seg = np.diff(center, axis=0)
     seg_len = np.hypot(seg[:, 0], seg[:, 1])
     s0 = np.concatenate([[0.0], np.cumsum(seg_len)])
@@ -316,13 +333,6 @@ def _build_class_map(center, inner, outer, closed: bool, res: float):
         on = inside & (np.mod(s, period) < dash)
         sub = cls[sl]
         sub[on & (sub == ROAD)] = CENTRE_LINE
-
-    # Ring of wall cells around the field.
-    cls[0, :] = WALL
-    cls[-1, :] = WALL
-    cls[:, 0] = WALL
-    cls[:, -1] = WALL
-    return cls, bounds, res
 
 
 # --------------------------------------------------------------------------------------------
