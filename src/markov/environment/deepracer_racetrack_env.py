@@ -453,7 +453,7 @@ class DeepRacerRacetrackEnv(gym.Env):
         params: dict[str, Any],
         reward: float,
     ) -> dict[str, Any]:
-        """The step's info: its reward params, its simtrace row (file-formats.md §7), its
+        """The step's info: its reward params, its simtrace row (docs/file-formats.md §7), its
         status and the episode's laps and resets so far."""
         fx, fy = judged.front
         simtrace = {

@@ -1,4 +1,4 @@
-"""The episode status of a step: the simtrace ``episode_status`` column (file-formats.md §7).
+"""The episode status of a step: the simtrace ``episode_status`` column (docs/file-formats.md §7).
 
 ``EpisodeStatus`` is a ``str`` enum: a member equals, hashes, prints and serialises (CSV, JSON)
 as its raw text, so the files and the metrics stay what they were with plain strings.
@@ -48,4 +48,4 @@ STATUS_LABELS: dict[EpisodeStatus, str] = {
     EpisodeStatus.TIME_UP: "Time Up",
     EpisodeStatus.PREPARE: "Prepare",
 }
-"""The label the metrics JSON uses for each raw status (file-formats.md §5)."""
+"""The label the metrics JSON uses for each raw status (docs/file-formats.md §5)."""

@@ -1,4 +1,4 @@
-"""Obstacles and bot cars on a track (simulator-contract.md §9), one module per job.
+"""Obstacles and bot cars on a track (docs/simulator-contract.md §9), one module per job.
 
 ``placement`` (where objects start, whether they fit), ``bot_cars`` (how bot cars drive),
 ``collisions`` (whether the agent touched one), ``sensing`` (what sensors and views get) and

@@ -1,4 +1,4 @@
-"""How bot cars drive (simulator-contract.md §9.2).
+"""How bot cars drive (docs/simulator-contract.md §9.2).
 
 Bot cars drive at ``BOT_CAR_SPEED`` along smooth lane curves parameterised by centre-line
 distance: ``d(t) = (d0 + v * tau) mod L`` with the driving time

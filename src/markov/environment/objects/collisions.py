@@ -1,4 +1,4 @@
-"""Whether the agent touched an object (simulator-contract.md §9.3).
+"""Whether the agent touched an object (docs/simulator-contract.md §9.3).
 
 The agent crashes into the first object (in insertion order: obstacles, bot cars, other racers)
 whose rectangle strictly contains a corner of the agent's footprint. Another racer is hit when

@@ -1,4 +1,4 @@
-"""Where obstacles and bot cars start (simulator-contract.md §9.1, §9.2).
+"""Where obstacles and bot cars start (docs/simulator-contract.md §9.1, §9.2).
 
 Centre-line distances are ``linspace(start, L - 1.0, N)``; obstacles start at
 ``MIN_DISTANCE_BETWEEN_OBSTACLES`` percent of ``L``, bot cars at ``MIN_DISTANCE_BETWEEN_BOT_CARS``

@@ -1,4 +1,6 @@
-"""The obstacles, bot cars and other racers of one race on one track direction (§9).
+"""The obstacles, bot cars and other racers of one race on one track direction.
+
+The rules are docs/simulator-contract.md §9.
 
 ``TrackObjects`` holds every object's state in parallel lists and answers the environment's
 questions; placement (``placement``), bot-car motion (``bot_cars``), collisions
