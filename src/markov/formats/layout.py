@@ -55,6 +55,18 @@ def simtrace_iteration_key(simtrace_prefix: str, iteration: int) -> str:
     return f"{normalize_prefix(simtrace_prefix)}/{iteration}-iteration.csv"
 
 
+def worker_metrics_key(metrics_key: str, worker: int) -> str:
+    """Worker i > 0's training metrics: ``_<i>`` inserted before the extension (§9).
+
+    ``metrics_key`` is worker 0's (``METRICS_S3_OBJECT_KEY``, possibly set by a YAML file).
+    """
+    _check_index("worker", worker)
+    if worker == 0:
+        return metrics_key
+    stem, dot, extension = metrics_key.rpartition(".")
+    return f"{stem}_{worker}.{extension}" if dot else f"{metrics_key}_{worker}"
+
+
 def _check_index(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
@@ -203,9 +215,7 @@ class RunLayout:
 
     def training_metrics(self, worker: int) -> str:
         """``metrics/TrainingMetrics.json``, with ``_<i>`` before ``.json`` for worker i > 0."""
-        _check_index("worker", worker)
-        suffix = f"_{worker}" if worker > 0 else ""
-        return f"{self.metrics_folder}/TrainingMetrics{suffix}.json"
+        return worker_metrics_key(f"{self.metrics_folder}/TrainingMetrics.json", worker)
 
     def evaluation_metrics(self, evaluation_id: datetime | str) -> str:
         """``metrics/EvaluationMetrics-<YYYYmmddHHMMSS>.json`` (the DRfC name)."""
