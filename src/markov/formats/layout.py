@@ -300,6 +300,15 @@ class RunLayout:
         return self.key(f"export/{label}-model.tar.gz")
 
     @property
+    def logs_folder(self) -> str:
+        """``logs/``: the output of a local run's trainer and rollout workers."""
+        return self.key("logs")
+
+    def process_log(self, process: str) -> str:
+        """``logs/<process>.log``, e.g. ``logs/trainer.log`` or ``logs/rollout-1.log``."""
+        return f"{self.logs_folder}/{process}.log"
+
+    @property
     def runner_result(self) -> str:
         """How a local run ended (iterations, time, exit code), for detached notebooks."""
         return self.key("runner_result.json")

@@ -223,7 +223,7 @@ class LocalTrainingRun:
         return 1
 
     def _supervise(self) -> int:
-        logs = self.run_folder / "logs"
+        logs = Path(self.store.local_path(self.layout.logs_folder))
         logs.mkdir(parents=True, exist_ok=True)
         # flags of an earlier run on this prefix would make fresh workers exit at once
         CheckpointPublisher(self.store, self.prefix).clear_run_flags()
@@ -234,7 +234,7 @@ class LocalTrainingRun:
                 name,
                 self.trainer_command() if name == "trainer" else self.rollout_command(),
                 {**base, **env},
-                logs / f"{name}.log",
+                Path(self.store.local_path(self.layout.process_log(name))),
             )
             for name, env in jobs.items()
         ]
