@@ -254,6 +254,11 @@ class RunLayout:
         return f"{self.evaluation_folder(evaluation_id)}/evaluation-simtrace"
 
     @property
+    def training_video_folder(self) -> str:
+        """``iteration-data/training``: training videos (workshop ``MP4_S3_OBJECT_PREFIX``)."""
+        return self.key("iteration-data/training")
+
+    @property
     def evaluation_video_folder(self) -> str:
         """``mp4/``: evaluation videos (DRfC's ``MP4_S3_OBJECT_PREFIX``)."""
         return self.key("mp4")
