@@ -18,9 +18,8 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from markov.formats.layout import RunLayout
 from markov.formats.run_inputs import (
-    REWARD_FUNCTION,
-    TRAINING_PARAMS,
     params_key_of_worker,
     read_hyperparameters,
     read_params,
@@ -114,7 +113,7 @@ def run_settings(experiment: Experiment) -> RunSettings:
     ``training_params.yaml`` or ``reward_function.py`` is not in the store.
     """
     store, prefix = experiment.open_store(), experiment.prefix
-    params_key = f"{prefix}/{TRAINING_PARAMS}"
+    params_key = RunLayout(prefix).training_params
     params = read_params(store, params_key) if store.exists(params_key) else {}
     main = _worker_settings(params, experiment.world_name)
     workers = {
@@ -123,7 +122,7 @@ def run_settings(experiment: Experiment) -> RunSettings:
         else main
         for worker in range(_worker_count(params))
     }
-    reward_key = f"{prefix}/{REWARD_FUNCTION}"
+    reward_key = RunLayout(prefix).reward_function
     return RunSettings(
         world_name=main.world_name,
         reverse_dir=main.reverse_dir,
