@@ -40,14 +40,16 @@ REQUIRED_INPUTS = (MODEL_METADATA_FILE, REWARD_FUNCTION_NAME)
 RUN_FOLDERS: dict[str, str] = {
     "model": "checkpoints, model_metadata.json and the best/last checkpoint records",
     "metrics": "TrainingMetrics*.json (one per worker), trainer.json, EvaluationMetrics-*.json",
-    "training-simtrace": "one CSV row per step of every training episode (1 worker)",
+    RunLayout().training_simtrace(0, 1): (
+        "one CSV row per step of every training episode (1 worker)"
+    ),
     "live": "each worker's latest camera and top-down frame",
     "logs": "trainer and rollout worker logs",
     "export": "the trained model packed for import into DeepRacer",
     "ip": "the trainer's handshake files for the workers",
     "build": "the engine bundle output.tar.gz",
     "mp4": "evaluation videos",
-    "iteration-data": "training videos",
+    RunLayout().training_video_folder.partition("/")[0]: "training videos",
     "episodes": "episodes on their way from the workers to the trainer",
     RunLayout().training_params: "the simulation settings every worker reads",
     RunLayout().reward_function: "the reward function",
