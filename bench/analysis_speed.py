@@ -24,8 +24,9 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib import pyplot as plt
 
-from markov.formats.metrics import TrainingMetricsWriter, training_metrics_key
-from markov.formats.simtrace import SimtraceWriter, training_simtrace_prefix
+from markov.formats.layout import RunLayout
+from markov.formats.metrics import TrainingMetricsWriter
+from markov.formats.simtrace import SimtraceWriter
 from markov.rewards.default import reward_function
 from markov.store import open_store
 from markov.tracks import Track, load_track
@@ -94,8 +95,8 @@ def write_run(folder: Path, rows_wanted: int) -> int:
     per_iteration = WORKERS * EPISODES_PER_WORKER * STEPS_PER_EPISODE
     iterations = max(1, round(rows_wanted / per_iteration))
     for worker in range(WORKERS):
-        simtrace = SimtraceWriter(store, training_simtrace_prefix("run", worker, WORKERS))
-        metrics = TrainingMetricsWriter(store, training_metrics_key("run", worker))
+        simtrace = SimtraceWriter(store, RunLayout("run").training_simtrace(worker, WORKERS))
+        metrics = TrainingMetricsWriter(store, RunLayout("run").training_metrics(worker))
         clock = 0.0
         for iteration in range(iterations):
             for trial in range(EPISODES_PER_WORKER):

@@ -19,6 +19,7 @@ from markov.agents.restore import build_agent, checkpoint_files, load_policy
 from markov.environment.model_metadata import default_model_metadata
 from markov.environment.scripted import CenterLineDriver
 from markov.formats.checkpoints import CheckpointPublisher
+from markov.formats.layout import RunLayout
 from markov.formats.video import VideoRecorder
 from markov.presets.preset import Hyperparameters
 from markov.races.trials import Policy, checkpoint_policy, evaluate, scripted_policy
@@ -33,7 +34,7 @@ def untrained_camera_policy(folder: Path) -> Policy:
     metadata = default_model_metadata()
     agent = build_agent(metadata, Hyperparameters(), seed=0)
     CheckpointPublisher(store, "bench").publish(0, 0, checkpoint_files(agent, {"iteration": 0}))
-    store.put_json("bench/model/model_metadata.json", metadata.to_json_dict())
+    store.put_json(RunLayout("bench").model_metadata, metadata.to_json_dict())
     loaded, _, _ = load_policy(store, "bench", "last", num_threads=1)
     return checkpoint_policy(loaded)
 

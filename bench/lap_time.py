@@ -21,7 +21,8 @@ import time
 
 from markov.environment.action_space import ContinuousActionSpace
 from markov.environment.model_metadata import ModelMetadata, default_model_metadata
-from markov.formats.metrics import read_training_metrics, training_metrics_key
+from markov.formats.layout import RunLayout
+from markov.formats.metrics import read_training_metrics
 from markov.formats.run_inputs import write_run_inputs
 from markov.presets.preset import Hyperparameters
 from markov.runners.local import LocalTrainingRun
@@ -67,7 +68,7 @@ def best_laps(track: str, action_space: str, workers: int, budget_s: float) -> l
         started = time.time()
         run.run()
         history = run.iteration_history()
-        key = training_metrics_key(prefix, 0)
+        key = RunLayout(prefix).training_metrics(0)
         entries = read_training_metrics(store, key).metrics if store.exists(key) else []
     evaluations = [entry for entry in entries if entry["phase"] == "evaluation"]
     trials = max(len(evaluations) // max(len(history), 1), 1)

@@ -31,6 +31,7 @@ from markov.environment.dynamics import STEP_S
 from markov.environment.episode_status import NON_RUN_STATUSES, EpisodeStatus
 from markov.environment.reward_function import load_reward_function
 from markov.environment.reward_params import build_reward_params, measure_pose
+from markov.formats.layout import RunLayout
 from markov.formats.metrics import read_training_metrics
 from markov.formats.simtrace import SIMTRACE_COLUMNS, SimtraceFormatError, read_simtrace
 from markov.store import ModelStore, open_store
@@ -216,8 +217,8 @@ def _load(store: ModelStore, prefix: str, layout: LogLayout) -> RunLogs:
         training_metrics=_training_metrics_frame(training_metrics),
         evaluation=_evaluation_frame(evaluation),
         evaluation_metrics=_concat(evaluation_metrics),
-        model_metadata=_optional_json(store, base + "model/model_metadata.json"),
-        hyperparameters=_optional_json(store, base + "ip/hyperparameters.json"),
+        model_metadata=_optional_json(store, RunLayout(prefix).model_metadata),
+        hyperparameters=_optional_json(store, RunLayout(prefix).ip_hyperparameters),
     )
 
 

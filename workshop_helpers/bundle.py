@@ -14,7 +14,6 @@ import gzip
 import importlib.metadata
 import io
 import os
-import re
 import tarfile
 import tempfile
 from collections.abc import Mapping
@@ -26,14 +25,13 @@ from tqdm.auto import tqdm
 
 from markov.environment.model_metadata import load_model_metadata
 from markov.formats.checkpoints import find_resume_point
-from markov.formats.run_inputs import (
-    HYPERPARAMETERS,
-    MODEL_METADATA,
-    REWARD_FUNCTION,
-    TRAINING_PARAMS,
-    worker_params_key,
-    write_run_inputs,
+from markov.formats.layout import (
+    REWARD_FUNCTION_NAME,
+    TRAINING_PARAMS_NAME,
+    RunLayout,
+    worker_params_number,
 )
+from markov.formats.run_inputs import write_run_inputs
 from markov.presets.preset import Hyperparameters, load_hyperparameters
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.model_config import HYPERPARAMETERS_FILE, MODEL_METADATA_FILE
@@ -41,15 +39,14 @@ from workshop_helpers.paths import artifacts_dir, build_dir, markov_dir
 from workshop_helpers.yaml_params import validate_params
 
 BUNDLE_NAME = "output.tar.gz"
-BUNDLE_KEY = f"build/{BUNDLE_NAME}"
+BUNDLE_KEY = RunLayout().code_bundle
+"""The bundle's key below a run's prefix."""
 FIXED_MTIME = 1_577_836_800
 """Every entry's time stamp (2020-01-01 UTC), so rebuilding unchanged sources gives equal bytes."""
 EXCLUDED_NAMES = ("__pycache__",)
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 """Uploads smaller than this finish quickly and show no progress bar."""
-
-_WORKER_FILE = re.compile(r"training_params_(\d+)\.yaml")
 
 
 class RunInputsError(ValueError):
@@ -106,7 +103,7 @@ def upload_run_inputs(
             "inputs are kept so the model and its files agree. Start a new experiment with "
             "new_experiment() to train with changed inputs."
         )
-    params = _read_yaml(experiment, TRAINING_PARAMS)
+    params = _read_yaml(experiment, TRAINING_PARAMS_NAME)
     if params:
         validate_params(params)
     _check_agrees(params, "WORLD_NAME", world_name)
@@ -121,17 +118,18 @@ def upload_run_inputs(
         num_workers=num_workers,
         model_metadata=load_model_metadata(_required(experiment, MODEL_METADATA_FILE)),
         hyperparameters=_hyperparameters(experiment),
-        reward_source=_required(experiment, REWARD_FUNCTION).read_text(encoding="utf-8"),
+        reward_source=_required(experiment, REWARD_FUNCTION_NAME).read_text(encoding="utf-8"),
         params=params,
         worker_params=per_worker,
         overwrite=True,
     )
-    keys = [f"{prefix}/{name}" for name in (TRAINING_PARAMS, REWARD_FUNCTION)]
-    keys += [worker_params_key(prefix, worker) for worker in sorted(per_worker)]
-    keys += [f"{prefix}/{MODEL_METADATA}", f"{prefix}/{HYPERPARAMETERS}"]
+    layout = RunLayout(prefix)
+    keys = [layout.training_params, layout.reward_function]
+    keys += [layout.worker_training_params(worker) for worker in sorted(per_worker)]
+    keys += [layout.model_metadata, layout.hyperparameters]
     if bundle is not False:
         data = (build_bundle() if bundle is True else Path(bundle)).read_bytes()
-        key = f"{prefix}/{BUNDLE_KEY}"
+        key = layout.code_bundle
         with tqdm(
             total=len(data),
             unit="B",
@@ -216,10 +214,10 @@ def _read_yaml(experiment: Experiment, name: str) -> dict[str, Any]:
 
 def _worker_files(experiment: Experiment) -> dict[int, dict[str, Any]]:
     found = {}
-    for path in sorted(experiment.folder.glob("training_params_*.yaml")):
-        match = _WORKER_FILE.fullmatch(path.name)
-        if match:
-            found[int(match.group(1))] = _read_yaml(experiment, path.name)
+    for path in sorted(experiment.folder.glob("*.yaml")):
+        worker = worker_params_number(path.name)
+        if worker is not None:
+            found[worker] = _read_yaml(experiment, path.name)
     return found
 
 

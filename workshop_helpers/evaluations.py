@@ -15,13 +15,13 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from markov.environment.world_config import WorldConfig
-from markov.formats.metrics import RESET_COUNT_FIELDS, STATUS_LABELS, evaluation_metrics_key
+from markov.formats.layout import RunLayout, simtrace_iteration_key
+from markov.formats.metrics import RESET_COUNT_FIELDS, STATUS_LABELS
 from markov.formats.run_inputs import RunInputError
 from markov.formats.simtrace import read_simtrace
 from markov.formats.video import inline_html
 from markov.workers.evaluation import read_evaluation_yaml
 from workshop_helpers.backends import EvaluationRequest, JobState, get_backend
-from workshop_helpers.backends.base import evaluation_params_key
 from workshop_helpers.budget import workshop_budget
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.plotting import plot_track
@@ -112,7 +112,7 @@ def evaluation_params_of(experiment: Experiment) -> dict[str, Any]:
 def evaluation_yaml(experiment: Experiment, evaluation_id: str | None = None) -> dict[str, Any]:
     """The YAML an evaluation job's worker reads (default: the latest evaluation)."""
     evaluation_id = evaluation_id or _latest(experiment)
-    key = evaluation_params_key(experiment.prefix, evaluation_id)
+    key = RunLayout(experiment.prefix).evaluation_params(evaluation_id)
     return read_evaluation_yaml(experiment.open_store(), key)
 
 
@@ -156,7 +156,7 @@ def driven_trials(experiment: Experiment, jobs: list[JobState]) -> int:
     store = experiment.open_store()
     count = 0
     for job in jobs:
-        key = evaluation_metrics_key(experiment.prefix, _evaluation_id(job))
+        key = RunLayout(experiment.prefix).evaluation_metrics(_evaluation_id(job))
         if store.exists(key):
             count += len(store.get_json(key).get("metrics", []))
     return count
@@ -181,7 +181,7 @@ def evaluation_table(experiment: Experiment) -> pd.DataFrame:
     for evaluation_id, request in sorted(_requests(experiment).items()):
         if "models" in request:
             continue
-        key = evaluation_metrics_key(experiment.prefix, evaluation_id)
+        key = RunLayout(experiment.prefix).evaluation_metrics(evaluation_id)
         if not store.exists(key):
             continue
         world = _world_of(experiment, evaluation_id)
@@ -203,7 +203,7 @@ def race_table(experiment: Experiment, evaluation_id: str | None = None) -> pd.D
     world = _world_of(experiment, evaluation_id)
     rows = []
     for prefix in races[evaluation_id]["models"]:
-        key = evaluation_metrics_key(prefix, evaluation_id)
+        key = RunLayout(prefix).evaluation_metrics(evaluation_id)
         metrics = store.get_json(key)["metrics"] if store.exists(key) else []
         rows += [{"model": prefix} | _trial_row(metric, world) for metric in metrics]
     return pd.DataFrame(rows)
@@ -254,7 +254,8 @@ def plot_evaluation_paths(experiment: Experiment, evaluation_id: str | None = No
     if not requests:
         raise LookupError(f"No evaluation of {experiment.id} yet: run start_evaluations first.")
     evaluation_id = evaluation_id or max(requests)
-    key = f"{experiment.prefix}/evaluation-{evaluation_id}/evaluation-simtrace/0-iteration.csv"
+    simtrace = RunLayout(experiment.prefix).evaluation_simtrace(evaluation_id)
+    key = simtrace_iteration_key(simtrace, 0)
     rows = read_simtrace(experiment.open_store().get_bytes(key))
     xs = np.array([row["X"] for row in rows])
     ys = np.array([row["Y"] for row in rows])
@@ -276,7 +277,7 @@ def lap_video(experiment: Experiment, evaluation_id: str | None = None) -> HTML:
         if chosen.empty:
             raise LookupError(f"No finished evaluation of {experiment.id} to show.")
         evaluation_id = chosen.sort_values("lap time (s)").iloc[0]["evaluation"]
-    key = f"{experiment.prefix}/mp4/evaluation-{evaluation_id}.mp4"
+    key = RunLayout(experiment.prefix).evaluation_video(evaluation_id)
     return HTML(inline_html(experiment.open_store().get_bytes(key), width=480))
 
 

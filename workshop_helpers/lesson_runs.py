@@ -15,7 +15,13 @@ import pandas as pd
 import yaml
 
 from markov.formats.checkpoints import find_resume_point
-from markov.formats.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS, read_params
+from markov.formats.layout import (
+    REWARD_FUNCTION_NAME,
+    TRAINING_PARAMS_NAME,
+    RunLayout,
+    worker_params_number,
+)
+from markov.formats.run_inputs import read_params
 from workshop_helpers.experiment import (
     Experiment,
     ExperimentNotFoundError,
@@ -27,26 +33,28 @@ from workshop_helpers.lesson import LessonTable
 from workshop_helpers.model_config import HYPERPARAMETERS_FILE, MODEL_METADATA_FILE
 from workshop_helpers.training import trainer_iterations
 
-MODEL_INPUTS = (MODEL_METADATA_FILE, HYPERPARAMETERS_FILE, REWARD_FUNCTION)
+MODEL_INPUTS = (MODEL_METADATA_FILE, HYPERPARAMETERS_FILE, REWARD_FUNCTION_NAME)
 """The files that define the model and what it learns: copied into a follow-up experiment."""
-REQUIRED_INPUTS = (MODEL_METADATA_FILE, REWARD_FUNCTION)
+REQUIRED_INPUTS = (MODEL_METADATA_FILE, REWARD_FUNCTION_NAME)
 
 RUN_FOLDERS: dict[str, str] = {
     "model": "checkpoints, model_metadata.json and the best/last checkpoint records",
     "metrics": "TrainingMetrics*.json (one per worker), trainer.json, EvaluationMetrics-*.json",
-    "training-simtrace": "one CSV row per step of every training episode (1 worker)",
+    RunLayout().training_simtrace(0, 1): (
+        "one CSV row per step of every training episode (1 worker)"
+    ),
     "live": "each worker's latest camera and top-down frame",
     "logs": "trainer and rollout worker logs",
     "export": "the trained model packed for import into DeepRacer",
     "ip": "the trainer's handshake files for the workers",
     "build": "the engine bundle output.tar.gz",
     "mp4": "evaluation videos",
-    "iteration-data": "training videos",
+    RunLayout().training_video_folder.partition("/")[0]: "training videos",
     "episodes": "episodes on their way from the workers to the trainer",
-    TRAINING_PARAMS: "the simulation settings every worker reads",
-    REWARD_FUNCTION: "the reward function",
-    "hyperparameters.json": "the learner's hyperparameters",
-    "runner_result.json": "how the local run ended (iterations, time, exit code)",
+    RunLayout().training_params: "the simulation settings every worker reads",
+    RunLayout().reward_function: "the reward function",
+    RunLayout().hyperparameters: "the learner's hyperparameters",
+    RunLayout().runner_result: "how the local run ended (iterations, time, exit code)",
 }
 """What the top-level folders and files of a run's store prefix hold."""
 
@@ -82,7 +90,7 @@ def record_track(experiment: Experiment, world_name: str, *, override: bool = Fa
 
 def training_params_of(experiment: Experiment) -> dict[str, str]:
     """The experiment's ``runs/<id>/training_params.yaml`` as a dict ({} before it is written)."""
-    path = experiment.input_path(TRAINING_PARAMS)
+    path = experiment.input_path(TRAINING_PARAMS_NAME)
     if not path.is_file():
         return {}
     loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -119,7 +127,7 @@ def new_experiment_from(previous: Experiment, name: str | None = None) -> Experi
 def trained_workers(experiment: Experiment) -> int | None:
     """How many rollout workers the experiment's training was set up with (None before upload)."""
     store = experiment.open_store()
-    key = f"{experiment.prefix}/{TRAINING_PARAMS}"
+    key = RunLayout(experiment.prefix).training_params
     if not store.exists(key):
         return None
     return int(read_params(store, key).get("NUM_WORKERS", "1"))
@@ -200,8 +208,7 @@ def _meaning(name: str) -> str:
         return RUN_FOLDERS[name]
     if name.isdigit():
         return f"worker {name}'s training simtrace (runs with several workers)"
-    if name.startswith("training_params_"):
-        worker = name.removeprefix("training_params_").removesuffix(".yaml")
+    if (worker := worker_params_number(name)) is not None:
         return f"worker {worker}'s own simulation settings"
     if name.startswith("evaluation-"):
         return "one evaluation's simtrace"

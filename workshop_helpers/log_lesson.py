@@ -19,9 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from markov.environment.episode_status import EpisodeStatus
+from markov.formats.layout import RunLayout
 from markov.formats.run_inputs import (
-    REWARD_FUNCTION,
-    TRAINING_PARAMS,
     params_key_of_worker,
     read_hyperparameters,
     read_params,
@@ -115,7 +114,7 @@ def run_settings(experiment: Experiment) -> RunSettings:
     ``training_params.yaml`` or ``reward_function.py`` is not in the store.
     """
     store, prefix = experiment.open_store(), experiment.prefix
-    params_key = f"{prefix}/{TRAINING_PARAMS}"
+    params_key = RunLayout(prefix).training_params
     params = read_params(store, params_key) if store.exists(params_key) else {}
     main = _worker_settings(params, experiment.world_name)
     workers = {
@@ -124,7 +123,7 @@ def run_settings(experiment: Experiment) -> RunSettings:
         else main
         for worker in range(_worker_count(params))
     }
-    reward_key = f"{prefix}/{REWARD_FUNCTION}"
+    reward_key = RunLayout(prefix).reward_function
     return RunSettings(
         world_name=main.world_name,
         reverse_dir=main.reverse_dir,

@@ -20,12 +20,13 @@ from markov.environment.model_metadata import (
     load_model_metadata,
     require_trainable,
 )
+from markov.formats.layout import HYPERPARAMETERS_NAME, MODEL_METADATA_NAME
 from markov.presets.preset import Hyperparameters, describe_hyperparameters, load_hyperparameters
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.paths import artifact_file, artifact_names
 
-MODEL_METADATA_FILE = "model_metadata.json"
-HYPERPARAMETERS_FILE = "hyperparameters.json"
+MODEL_METADATA_FILE = MODEL_METADATA_NAME
+HYPERPARAMETERS_FILE = HYPERPARAMETERS_NAME
 PHYSICS_VERSION = "5"
 """Physics version written into new files: 5 or later selects the calibrated car model."""
 

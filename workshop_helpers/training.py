@@ -8,7 +8,8 @@ from typing import Any
 from IPython.display import display
 from tqdm.auto import tqdm
 
-from markov.formats.metrics import read_training_metrics, training_metrics_key
+from markov.formats.layout import RunLayout
+from markov.formats.metrics import read_training_metrics
 from markov.formats.run_inputs import read_hyperparameters
 from workshop_helpers.backends import JobState, get_backend
 from workshop_helpers.budget import Budget, workshop_budget
@@ -47,16 +48,14 @@ def stop_training(experiment: Experiment) -> JobState | None:
 def training_metrics(experiment: Experiment, worker: int = 0) -> list[dict[str, Any]]:
     """Rows of a worker's training metrics JSON (empty before the first episode)."""
     store = experiment.open_store()
-    key = training_metrics_key(experiment.prefix, 0)
-    if worker > 0:
-        key = key.replace(".json", f"_{worker}.json")
+    key = RunLayout(experiment.prefix).training_metrics(worker)
     return list(read_training_metrics(store, key).metrics) if store.exists(key) else []
 
 
 def trainer_iterations(experiment: Experiment) -> list[dict[str, Any]]:
     """The trainer's per-iteration records (episodes, transitions, mean reward, losses)."""
     store = experiment.open_store()
-    key = f"{experiment.prefix}/metrics/trainer.json"
+    key = RunLayout(experiment.prefix).trainer_log
     return store.get_json(key) if store.exists(key) else []
 
 

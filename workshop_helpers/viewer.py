@@ -21,13 +21,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
+from markov.formats.layout import RunLayout
 from markov.store import ModelStore, StoreKeyError, open_store
-from markov.workers.live_frames import MAX_FRAME_SIDE_PX, live_key, publish_frames
+from markov.workers.live_frames import MAX_FRAME_SIDE_PX, publish_frames
 
-__all__ = ["MAX_FRAME_SIDE_PX", "LiveGrid", "WorkerFrames", "live_key", "publish_frames"]
+__all__ = ["MAX_FRAME_SIDE_PX", "LiveGrid", "WorkerFrames", "publish_frames"]
 
-FINISHED_MARKER = "model/.finished"
-"""Key (below the prefix) whose presence means the training run has ended."""
 WAITING_TEXT = "waiting"
 
 
@@ -48,14 +47,15 @@ class LiveGrid:
     ) -> None:
         self.store = store if isinstance(store, ModelStore) else open_store(store)
         self.prefix = prefix.strip("/")
+        self.layout = RunLayout(self.prefix)
         self.num_workers = num_workers
 
     def frames(self, worker: int) -> WorkerFrames:
         """The latest files one worker has published."""
-        camera = self._read(live_key(self.prefix, worker, "camera.png"))
-        topdown = self._read(live_key(self.prefix, worker, "topdown.png"))
+        camera = self._read(self.layout.live_camera(worker))
+        topdown = self._read(self.layout.live_topdown(worker))
         try:
-            status = self.store.get_json(live_key(self.prefix, worker, "status.json"))
+            status = self.store.get_json(self.layout.live_status(worker))
         except StoreKeyError:
             status = None
         return WorkerFrames(
@@ -66,7 +66,7 @@ class LiveGrid:
 
     def finished(self) -> bool:
         """Whether the training run has written its ``model/.finished`` marker."""
-        return self.store.exists(_join(self.prefix, FINISHED_MARKER))
+        return self.store.exists(self.layout.finished_flag)
 
     def render(self) -> Figure:
         """The grid as a Figure; a worker with nothing published yet shows "waiting"."""
@@ -131,10 +131,6 @@ class LiveGrid:
             return self.store.get_bytes(key)
         except StoreKeyError:
             return None
-
-
-def _join(*parts: str) -> str:
-    return "/".join(part.strip("/") for part in parts if part.strip("/"))
 
 
 def _decode_png(data: bytes) -> np.ndarray:

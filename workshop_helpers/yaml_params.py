@@ -23,15 +23,17 @@ import yaml
 
 from markov.environment.objects import check_objects_fit
 from markov.environment.world_config import PASS_THROUGH_KEYS, WorldConfig, WorldConfigError
-from markov.formats.metrics import evaluation_metrics_key
+from markov.formats.layout import (
+    EVALUATION_PARAMS_NAME,
+    TRAINING_PARAMS_NAME,
+    RunLayout,
+    format_run_timestamp,
+)
 from markov.formats.run_inputs import (
-    MODEL_METADATA,
-    TRAINING_PARAMS,
     dump_params,
     read_params,
     training_params,
 )
-from markov.formats.simtrace import format_run_timestamp
 from markov.tracks import available_tracks, load_track
 from markov.tracks.official import resolve_route_file
 from workshop_helpers.budget import workshop_budget
@@ -39,9 +41,7 @@ from workshop_helpers.experiment import Experiment
 from workshop_helpers.paths import artifacts_dir
 
 TEMPLATE_KINDS = ("training", "evaluation", "head2head", "tournament")
-EVALUATION_PARAMS = "evaluation_params.yaml"
-TRAINING_MP4_FOLDER = "iteration-data/training"
-EVALUATION_MP4_FOLDER = "mp4"
+EVALUATION_PARAMS = EVALUATION_PARAMS_NAME
 RACE_TYPE_DEFAULTS: dict[str, dict[str, str]] = {
     "TIME_TRIAL": {},
     "OBJECT_AVOIDANCE": {"NUMBER_OF_OBSTACLES": "6"},
@@ -109,7 +109,7 @@ def training_params_for(
             "METRICS_S3_BUCKET": bucket,
             "SIMTRACE_S3_BUCKET": bucket,
             "MP4_S3_BUCKET": bucket,
-            "MP4_S3_OBJECT_PREFIX": f"{prefix}/{TRAINING_MP4_FOLDER}",
+            "MP4_S3_OBJECT_PREFIX": RunLayout(prefix).training_video_folder,
             **RACE_TYPE_DEFAULTS.get(race_type, {}),
         }
     )
@@ -124,11 +124,11 @@ def training_params_for(
 def trained_world_params(experiment: Experiment) -> dict[str, str]:
     """The race keys the experiment trained with (``RACE_WORLD_KEYS`` of its training YAML in
     the store, else of ``runs/<id>/training_params.yaml``); {} before either exists."""
-    store, key = experiment.open_store(), f"{experiment.prefix}/{TRAINING_PARAMS}"
+    store, key = experiment.open_store(), RunLayout(experiment.prefix).training_params
     if store.exists(key):
         trained: Mapping[str, Any] = read_params(store, key)
     else:
-        path = experiment.input_path(TRAINING_PARAMS)
+        path = experiment.input_path(TRAINING_PARAMS_NAME)
         trained = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
     return {key: trained[key] for key in RACE_WORLD_KEYS if key in trained}
 
@@ -151,6 +151,7 @@ def evaluation_params_for(
     evaluation run; the evaluation jobs started from this YAML each fill in their own id.
     """
     prefix, bucket = experiment.prefix, experiment.bucket
+    layout = RunLayout(prefix)
     stamp = format_run_timestamp(timestamp or datetime.now(UTC))
     trained = trained_world_params(experiment)
     race_type = race_type or trained.get("RACE_TYPE") or "TIME_TRIAL"
@@ -160,13 +161,13 @@ def evaluation_params_for(
             "WORLD_NAME": world_name or experiment.world_name,
             "MODEL_S3_BUCKET": bucket,
             "MODEL_S3_PREFIX": prefix,
-            "MODEL_METADATA_FILE_S3_KEY": f"{prefix}/{MODEL_METADATA}",
+            "MODEL_METADATA_FILE_S3_KEY": layout.model_metadata,
             "METRICS_S3_BUCKET": bucket,
-            "METRICS_S3_OBJECT_KEY": evaluation_metrics_key(prefix, stamp),
+            "METRICS_S3_OBJECT_KEY": layout.evaluation_metrics(stamp),
             "SIMTRACE_S3_BUCKET": bucket,
-            "SIMTRACE_S3_PREFIX": f"{prefix}/evaluation-{stamp}",
+            "SIMTRACE_S3_PREFIX": layout.evaluation_folder(stamp),
             "MP4_S3_BUCKET": bucket,
-            "MP4_S3_OBJECT_PREFIX": f"{prefix}/{EVALUATION_MP4_FOLDER}",
+            "MP4_S3_OBJECT_PREFIX": layout.evaluation_video_folder,
             "NUMBER_OF_TRIALS": _as_yaml_string(number_of_trials),
             **RACE_TYPE_DEFAULTS.get(race_type, {}),
             **trained,
@@ -210,11 +211,13 @@ def head_to_head_params_for(
             "WORLD_NAME": world_name or experiments[0].world_name,
             "MODEL_S3_BUCKET": [e.bucket for e in experiments],
             "MODEL_S3_PREFIX": [e.prefix for e in experiments],
-            "MODEL_METADATA_FILE_S3_KEY": [f"{e.prefix}/{MODEL_METADATA}" for e in experiments],
+            "MODEL_METADATA_FILE_S3_KEY": [RunLayout(e.prefix).model_metadata for e in experiments],
             "METRICS_S3_BUCKET": [e.bucket for e in experiments],
             "SIMTRACE_S3_BUCKET": [e.bucket for e in experiments],
             "MP4_S3_BUCKET": [e.bucket for e in experiments],
-            "MP4_S3_OBJECT_PREFIX": [f"{e.prefix}/{EVALUATION_MP4_FOLDER}" for e in experiments],
+            "MP4_S3_OBJECT_PREFIX": [
+                RunLayout(e.prefix).evaluation_video_folder for e in experiments
+            ],
             "DISPLAY_NAME": [_racer_name(e) for e in experiments],
             "RACER_NAME": [_racer_name(e) for e in experiments],
             "MODEL_NAME": [e.id for e in experiments],
@@ -253,7 +256,7 @@ def validate_params(params: Mapping[str, Any]) -> None:
 def write_params(
     experiment: Experiment,
     params: Mapping[str, Any],
-    name: str = TRAINING_PARAMS,
+    name: str = TRAINING_PARAMS_NAME,
     overwrite: bool = False,
 ) -> Path:
     """Validate and save ``params`` as ``runs/<id>/<name>`` with every value a quoted string.
@@ -262,7 +265,9 @@ def write_params(
     tournament) are refused; OBJECT_POSITIONS may be a list.
     """
     if Path(name).name != name or not name.endswith(".yaml"):
-        raise ParamsError(f"name is {name!r}; use a plain file name such as {TRAINING_PARAMS!r}")
+        raise ParamsError(
+            f"name is {name!r}; use a plain file name such as {TRAINING_PARAMS_NAME!r}"
+        )
     validate_params(params)
     for key, value in params.items():
         if isinstance(value, list) and key not in ONE_CAR_LIST_KEYS:

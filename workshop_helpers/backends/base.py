@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from markov.formats.metrics import evaluation_metrics_key
+from markov.formats.layout import RunLayout
 from workshop_helpers.experiment import Experiment
 
 
@@ -122,12 +122,12 @@ def write_evaluation_params(
     model prefix (the experiment's unless ``params`` lists the models of a head-to-head race)
     and, per model, where this evaluation's metrics and simtrace go.
     """
-    key = evaluation_params_key(experiment.prefix, evaluation_id)
+    key = RunLayout(experiment.prefix).evaluation_params(evaluation_id)
     body = {"MODEL_S3_PREFIX": experiment.prefix, **params}
     prefixes = body["MODEL_S3_PREFIX"]
     models = prefixes if isinstance(prefixes, list) else [prefixes]
-    metrics = [evaluation_metrics_key(prefix, evaluation_id) for prefix in models]
-    simtraces = [f"{prefix}/evaluation-{evaluation_id}" for prefix in models]
+    metrics = [RunLayout(prefix).evaluation_metrics(evaluation_id) for prefix in models]
+    simtraces = [RunLayout(prefix).evaluation_folder(evaluation_id) for prefix in models]
     many = isinstance(prefixes, list)
     body["METRICS_S3_OBJECT_KEY"] = metrics if many else metrics[0]
     body["SIMTRACE_S3_PREFIX"] = simtraces if many else simtraces[0]
@@ -150,7 +150,3 @@ def _as_text(value: Any) -> str:
         return "true" if value else "false"
     return str(value)
 
-
-def evaluation_params_key(prefix: str, evaluation_id: str) -> str:
-    """The store key of one evaluation job's YAML."""
-    return f"{prefix}/evaluation_params_{evaluation_id}.yaml"

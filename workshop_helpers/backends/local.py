@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from markov.formats.metrics import evaluation_metrics_key
+from markov.formats.layout import RunLayout
 from markov.runners import local as local_training
 from workshop_helpers.backends.base import (
     BackendError,
@@ -61,7 +61,7 @@ class LocalBackend:
         job = _read_jobs(experiment).get("training")
         if job is None:
             return []
-        result_file = _run_folder(experiment) / "runner_result.json"
+        result_file = _run_file(experiment, RunLayout(experiment.prefix).runner_result)
         if _alive(job["pid"]):
             return [JobState("training", "running", _progress_detail(experiment))]
         if result_file.exists():
@@ -121,7 +121,7 @@ class LocalBackend:
         store = experiment.open_store()
         for evaluation_id, job in _read_jobs(experiment).get("evaluations", {}).items():
             name = f"evaluation-{evaluation_id}"
-            key = evaluation_metrics_key(experiment.prefix, evaluation_id)
+            key = RunLayout(experiment.prefix).evaluation_metrics(evaluation_id)
             trials = len(store.get_json(key)["metrics"]) if store.exists(key) else 0
             detail = f"{job['world_name']}: {trials}/{job['trials']} trials"
             if _alive(job["pid"]):
@@ -149,10 +149,10 @@ class LocalBackend:
         if job == "training":
             paths = [
                 experiment.folder / "training.log",
-                _run_folder(experiment) / "logs" / "trainer.log",
+                _run_file(experiment, RunLayout(experiment.prefix).process_log("trainer")),
             ]
         elif job.startswith("rollout-"):
-            paths = [_run_folder(experiment) / "logs" / f"{job}.log"]
+            paths = [_run_file(experiment, RunLayout(experiment.prefix).process_log(job))]
         else:
             paths = [experiment.folder / f"{job}.log"]
         parts = []
@@ -246,12 +246,13 @@ def _store_folder(experiment: Experiment) -> Path:
     return Path(path).parent
 
 
-def _run_folder(experiment: Experiment) -> Path:
-    return _store_folder(experiment) / experiment.prefix
+def _run_file(experiment: Experiment, key: str) -> Path:
+    """The local path of a store key of the experiment's folder store."""
+    return _store_folder(experiment).joinpath(*key.split("/"))
 
 
 def _progress_detail(experiment: Experiment) -> str:
-    history = _run_folder(experiment) / "metrics" / "trainer.json"
+    history = _run_file(experiment, RunLayout(experiment.prefix).trainer_log)
     if not history.exists():
         return "starting workers"
     try:

@@ -23,11 +23,12 @@ import torch
 from torch import nn
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, atomic_output_path
+from markov.formats.layout import MODEL_METADATA_NAME
 
 ONNX_OPSET = 17
 ONNX_OUTPUT_NAME = "policy"
 ARCHIVE_MODEL_NAME = "model.onnx"
-ARCHIVE_METADATA_NAME = "model_metadata.json"
+ARCHIVE_METADATA_NAME = MODEL_METADATA_NAME
 
 
 class ModelMetadataError(ValueError):

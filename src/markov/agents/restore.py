@@ -38,13 +38,13 @@ from markov.formats.checkpoints import (
     newest_loadable,
     parse_checkpoint_name,
 )
+from markov.formats.layout import RunLayout
 from markov.presets.preset import Hyperparameters
 from markov.store import ModelStore
 
 logger = logging.getLogger(__name__)
 WEIGHTS_SUFFIX = ".safetensors"
 INFO_SUFFIX = ".info.json"
-TRAINER_STATE = "model/trainer_state.pt"
 POLICY = ("policy",)
 VALUE = ("value",)
 
@@ -123,7 +123,7 @@ def save_trainer_state(
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    store.put_bytes(f"{prefix}/{TRAINER_STATE}", buffer.getvalue())
+    store.put_bytes(RunLayout(prefix).trainer_state, buffer.getvalue())
 
 
 def load_trainer_state(
@@ -131,7 +131,7 @@ def load_trainer_state(
 ) -> list[str]:
     """Restore what the trainer's state holds for ``checkpoint_name``: the names of the parts
     restored ("value network", "optimizer"), empty when it belongs to another checkpoint."""
-    key = f"{prefix}/{TRAINER_STATE}"
+    key = RunLayout(prefix).trainer_state
     if not store.exists(key):
         return []
     state = torch.load(io.BytesIO(store.get_bytes(key)), weights_only=True)
@@ -178,8 +178,8 @@ def find_checkpoint(
         logger.warning("skipped checkpoint %s", reason)
     if ref is None:
         raise CheckpointNotFound(
-            f"No checkpoint under {store.url}/{prefix}/model: train a model first, or check the "
-            "store URL and the prefix (the experiment id)."
+            f"No checkpoint under {store.url}/{RunLayout(prefix).model_folder}: train a model "
+            "first, or check the store URL and the prefix (the experiment id)."
         )
     return ref
 
@@ -188,7 +188,7 @@ def load_policy(
     store: ModelStore, prefix: str, which: str = "last", *, num_threads: int | None = None
 ) -> tuple[ClippedPPOAgent, CheckpointRef, ModelMetadata]:
     """Rebuild the policy of a trained model from the store, for evaluation or export."""
-    metadata_key = f"{prefix}/model/model_metadata.json"
+    metadata_key = RunLayout(prefix).model_metadata
     if not store.exists(metadata_key):
         raise CheckpointNotFound(f"{metadata_key} is missing in {store.url}: not a trained model.")
     model_metadata = load_model_metadata(store.get_json(metadata_key))
@@ -214,6 +214,6 @@ def export_archives(
         archive = export_model_archive(
             agent, model_metadata.to_json_dict(), Path(folder) / "model.tar.gz"
         )
-        key = f"{prefix}/export/best-model.tar.gz"
+        key = RunLayout(prefix).export_archive("best")
         store.put_bytes(key, archive.read_bytes())
     return [key]

@@ -26,19 +26,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from markov.formats.layout import CHECKPOINT_MANIFEST_SUFFIX, RunLayout
 from markov.store import ModelStore, StoreDecodeError, StoreKeyError
-from markov.store.base import normalize_prefix
 
 logger = logging.getLogger(__name__)
 
-POINTER_NAME = ".coach_checkpoint"
-LEGACY_POINTER_NAME = "checkpoint"
-LOCK_NAME = ".lock"
-READY_NAME = ".ready"
-FINISHED_NAME = ".finished"
-REPLAY_NAME = ".replay"
-BOOK_NAME = "deepracer_checkpoints.json"
-MANIFEST_SUFFIX = ".manifest.json"
 NUM_MODELS_TO_KEEP = 4
 
 BestModelMetric = Literal["progress", "reward", "laptime"]
@@ -85,15 +77,9 @@ def parse_checkpoint_name(text: str) -> CheckpointRef | None:
     return CheckpointRef(int(match.group(1)), int(match.group(2))) if match else None
 
 
-def model_key(prefix: str, name: str) -> str:
-    """The store key of `name` inside the experiment's model/ folder."""
-    folder = normalize_prefix(prefix)
-    return f"{folder}/model/{name}" if folder else f"model/{name}"
-
-
 def _checkpoint_files(store: ModelStore, prefix: str) -> dict[CheckpointRef, set[str]]:
     """Suffixes present for every checkpoint directly inside model/."""
-    folder = model_key(prefix, "")
+    folder = RunLayout(prefix).model_file("")
     found: dict[CheckpointRef, set[str]] = {}
     for key in store.list(folder):
         match = _CHECKPOINT_FILE.match(key[len(folder) :])
@@ -107,7 +93,7 @@ def _checkpoint_files(store: ModelStore, prefix: str) -> dict[CheckpointRef, set
 
 def _read_manifest(store: ModelStore, prefix: str, ref: CheckpointRef) -> dict[str, int] | None:
     try:
-        manifest = store.get_json(model_key(prefix, ref.name + MANIFEST_SUFFIX))
+        manifest = store.get_json(RunLayout(prefix).checkpoint_manifest(ref.name))
     except (StoreKeyError, StoreDecodeError):
         return None
     files = manifest.get("files") if isinstance(manifest, dict) else None
@@ -130,7 +116,7 @@ def _validate_files(files: Mapping[str, bytes]) -> dict[str, bytes]:
                 f"checkpoint file suffix {suffix!r} is invalid; use a suffix starting with '.' "
                 "made of letters, digits, '_', '-' and '.', such as '.safetensors'"
             )
-        if suffix == MANIFEST_SUFFIX:
+        if suffix == CHECKPOINT_MANIFEST_SUFFIX:
             raise ValueError(
                 f"checkpoint file suffix {suffix!r} is reserved for the manifest; rename it"
             )
@@ -152,11 +138,9 @@ class CheckpointPublisher:
                 f"{NUM_MODELS_TO_KEEP} checkpoints"
             )
         self._store = store
-        self._prefix = normalize_prefix(prefix)
+        self._layout = RunLayout(prefix)
+        self._prefix = self._layout.prefix
         self._keep = keep
-
-    def _key(self, name: str) -> str:
-        return model_key(self._prefix, name)
 
     def publish(
         self,
@@ -173,30 +157,30 @@ class CheckpointPublisher:
         """
         ref = CheckpointRef(number, steps)
         payload = _validate_files(files)
-        self._store.put_text(self._key(LOCK_NAME), ref.name)
+        self._store.put_text(self._layout.lock_flag, ref.name)
         try:
             for suffix, data in payload.items():
-                self._store.put_bytes(self._key(ref.name + suffix), data)
+                self._store.put_bytes(self._layout.checkpoint_file(ref.name, suffix), data)
             self._verify_written(ref, payload)
             manifest = {
                 "checkpoint": ref.name,
                 "files": {suffix: len(data) for suffix, data in payload.items()},
                 "time_stamp": time.time(),
             }
-            self._store.put_json(self._key(ref.name + MANIFEST_SUFFIX), manifest)
-            self._store.put_text(self._key(POINTER_NAME), ref.name)
+            self._store.put_json(self._layout.checkpoint_manifest(ref.name), manifest)
+            self._store.put_text(self._layout.checkpoint_pointer, ref.name)
             self._store.put_text(
-                self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
+                self._layout.legacy_checkpoint_index, f'model_checkpoint_path: "{ref.name}"\n'
             )
             self._retire_old_checkpoints(ref, protect)
         finally:
-            self._store.delete(self._key(LOCK_NAME))
+            self._store.delete(self._layout.lock_flag)
         return ref
 
     def _verify_written(self, ref: CheckpointRef, payload: Mapping[str, bytes]) -> None:
         """Read every file back; a checkpoint is announced only when all of it is readable."""
         for suffix, data in payload.items():
-            key = self._key(ref.name + suffix)
+            key = self._layout.checkpoint_file(ref.name, suffix)
             try:
                 stored = self._store.get_bytes(key)
             except StoreKeyError:
@@ -213,20 +197,20 @@ class CheckpointPublisher:
     def repair_pointer(self, ref: CheckpointRef) -> None:
         """Point .coach_checkpoint (and the legacy index) at ``ref`` if they name another one."""
         try:
-            current = self._store.get_text(self._key(POINTER_NAME)).strip()
+            current = self._store.get_text(self._layout.checkpoint_pointer).strip()
         except (StoreKeyError, StoreDecodeError):
             current = ""
         if current != ref.name:
             if current:
                 logger.warning(
                     "checkpoint pointer %s named %s; it now names %s",
-                    self._key(POINTER_NAME),
+                    self._layout.checkpoint_pointer,
                     current[:80],
                     ref.name,
                 )
-            self._store.put_text(self._key(POINTER_NAME), ref.name)
+            self._store.put_text(self._layout.checkpoint_pointer, ref.name)
             self._store.put_text(
-                self._key(LEGACY_POINTER_NAME), f'model_checkpoint_path: "{ref.name}"\n'
+                self._layout.legacy_checkpoint_index, f'model_checkpoint_path: "{ref.name}"\n'
             )
 
     def _retire_old_checkpoints(self, newest: CheckpointRef, protect: Collection[str]) -> None:
@@ -245,22 +229,22 @@ class CheckpointPublisher:
         for ref, suffixes in _checkpoint_files(self._store, self._prefix).items():
             if ref.name in names:
                 continue
-            ordered = sorted(suffixes, key=lambda suffix: suffix != MANIFEST_SUFFIX)
+            ordered = sorted(suffixes, key=lambda suffix: suffix != CHECKPOINT_MANIFEST_SUFFIX)
             for suffix in ordered:
-                self._store.delete(self._key(ref.name + suffix))
+                self._store.delete(self._layout.checkpoint_file(ref.name, suffix))
 
     def clear_run_flags(self) -> None:
         """Remove .lock, .ready, .finished and .replay left by an earlier run in the prefix."""
-        for name in (LOCK_NAME, READY_NAME, FINISHED_NAME, REPLAY_NAME):
-            self._store.delete(self._key(name))
+        for key in self._layout.run_flags:
+            self._store.delete(key)
 
     def mark_ready(self) -> None:
         """Create model/.ready: the trainer is up and checkpoint 0 is published."""
-        self._store.put_text(self._key(READY_NAME), "")
+        self._store.put_text(self._layout.ready_flag, "")
 
     def mark_finished(self) -> None:
         """Create model/.finished: workers stop after their current iteration."""
-        self._store.put_text(self._key(FINISHED_NAME), "")
+        self._store.put_text(self._layout.finished_flag, "")
 
     def request_replay(self, iteration: int, attempt: int) -> None:
         """Ask the workers to play ``iteration`` again with its checkpoint (model/.replay).
@@ -268,11 +252,11 @@ class CheckpointPublisher:
         Used when every batch of that iteration was unusable: the workers already wait for the
         next checkpoint, which would never come. ``attempt`` tells repeated requests apart.
         """
-        self._store.put_json(self._key(REPLAY_NAME), {"iteration": iteration, "attempt": attempt})
+        self._store.put_json(self._layout.replay_flag, {"iteration": iteration, "attempt": attempt})
 
     def clear_replay(self) -> None:
         """Remove model/.replay once the replayed iteration's batches have arrived."""
-        self._store.delete(self._key(REPLAY_NAME))
+        self._store.delete(self._layout.replay_flag)
 
     def write_ip_files(
         self, hyperparameters_json: Mapping[str, Any], host: str | None = None
@@ -283,10 +267,10 @@ class CheckpointPublisher:
         the store), so ip.json is informational: it tells which host runs the trainer. `done` is
         written last so that a worker seeing it finds the other two files complete.
         """
-        folder = f"{self._prefix}/ip" if self._prefix else "ip"
-        self._store.put_json(f"{folder}/hyperparameters.json", dict(hyperparameters_json))
-        self._store.put_json(f"{folder}/ip.json", {"IP": host or socket.gethostname()})
-        self._store.put_text(f"{folder}/done", "done")
+        layout = self._layout
+        self._store.put_json(layout.ip_hyperparameters, dict(hyperparameters_json))
+        self._store.put_json(layout.ip_address, {"IP": host or socket.gethostname()})
+        self._store.put_text(layout.ip_done, "done")
 
 
 class CheckpointReader:
@@ -294,16 +278,14 @@ class CheckpointReader:
 
     def __init__(self, store: ModelStore, prefix: str) -> None:
         self._store = store
-        self._prefix = normalize_prefix(prefix)
+        self._layout = RunLayout(prefix)
+        self._prefix = self._layout.prefix
         self._replays_served: set[tuple[int, int]] = set()
-
-    def _key(self, name: str) -> str:
-        return model_key(self._prefix, name)
 
     def replay_request(self) -> tuple[int, int] | None:
         """The (iteration, attempt) the trainer asked to be replayed, if any."""
         try:
-            request = self._store.get_json(self._key(REPLAY_NAME))
+            request = self._store.get_json(self._layout.replay_flag)
         except (StoreKeyError, StoreDecodeError):
             return None
         if not isinstance(request, dict):
@@ -324,17 +306,17 @@ class CheckpointReader:
             logger.info(
                 "waiting for the trainer: %s/%s does not exist yet",
                 self._store.url,
-                self._key(READY_NAME),
+                self._layout.ready_flag,
             )
         while not self.is_ready():
             if self.is_finished():
                 raise TrainingFinished(
-                    f"{self._store.url}/{self._key(FINISHED_NAME)} exists: training is finished"
+                    f"{self._store.url}/{self._layout.finished_flag} exists: training is finished"
                 )
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"waited {timeout_s} s for the trainer to create "
-                    f"{self._store.url}/{self._key(READY_NAME)} (written once its inputs and "
+                    f"{self._store.url}/{self._layout.ready_flag} (written once its inputs and "
                     "checkpoint 0 exist); is the trainer running on this prefix?"
                 )
             time.sleep(poll_s)
@@ -354,25 +336,25 @@ class CheckpointReader:
             logger.warning("skipped %s", reason)
         if found is None:
             raise IncompleteCheckpoint(
-                f"no complete checkpoint under {self._store.url}/{self._key('')}; restart the "
-                "trainer so that it publishes one"
+                f"no complete checkpoint under {self._store.url}/{self._layout.model_folder}; "
+                "restart the trainer so that it publishes one"
             )
         return found, self.load(found)
 
     def is_ready(self) -> bool:
         """Whether the trainer created model/.ready."""
-        return self._store.exists(self._key(READY_NAME))
+        return self._store.exists(self._layout.ready_flag)
 
     def is_finished(self) -> bool:
         """Whether the trainer created model/.finished."""
-        return self._store.exists(self._key(FINISHED_NAME))
+        return self._store.exists(self._layout.finished_flag)
 
     def latest(self) -> CheckpointRef | None:
         """The checkpoint named by .coach_checkpoint; None while .lock exists or if none yet."""
-        if self._store.exists(self._key(LOCK_NAME)):
+        if self._store.exists(self._layout.lock_flag):
             return None
         try:
-            text = self._store.get_text(self._key(POINTER_NAME))
+            text = self._store.get_text(self._layout.checkpoint_pointer)
         except StoreKeyError:
             return None
         ref = parse_checkpoint_name(text)
@@ -381,7 +363,7 @@ class CheckpointReader:
                 "ignoring malformed checkpoint pointer %r in %s/%s; expected '<N>_Step-<M>.ckpt'",
                 text[:80],
                 self._store.url,
-                self._key(POINTER_NAME),
+                self._layout.checkpoint_pointer,
             )
         return ref
 
@@ -391,7 +373,7 @@ class CheckpointReader:
         Raises IncompleteCheckpoint naming the missing or truncated files; that happens when
         retention removed an old checkpoint, so call latest() again.
         """
-        manifest_key = self._key(ref.name + MANIFEST_SUFFIX)
+        manifest_key = self._layout.checkpoint_manifest(ref.name)
         manifest = _read_manifest(self._store, self._prefix, ref)
         if manifest is None:
             raise IncompleteCheckpoint(
@@ -401,7 +383,7 @@ class CheckpointReader:
         files: dict[str, bytes] = {}
         problems = []
         for suffix, size in manifest.items():
-            key = self._key(ref.name + suffix)
+            key = self._layout.checkpoint_file(ref.name, suffix)
             try:
                 files[suffix] = self._store.get_bytes(key)
             except StoreKeyError:
@@ -443,7 +425,7 @@ class CheckpointReader:
                 )
             if self.is_finished():
                 raise TrainingFinished(
-                    f"{self._store.url}/{self._key(FINISHED_NAME)} exists: training is finished"
+                    f"{self._store.url}/{self._layout.finished_flag} exists: training is finished"
                 )
             seen = self.latest()
             if seen is not None and seen.number >= number_at_least:
@@ -455,7 +437,7 @@ class CheckpointReader:
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(
                     f"waited {timeout_s} s for checkpoint >= {number_at_least} in "
-                    f"{self._store.url}/{self._key(POINTER_NAME)}; last seen: "
+                    f"{self._store.url}/{self._layout.checkpoint_pointer}; last seen: "
                     f"{seen.name if seen else 'none (no pointer yet, or .lock present)'}"
                 )
             time.sleep(poll_s if remaining is None else min(poll_s, remaining))
@@ -521,7 +503,7 @@ class CheckpointBook:
 
     def __init__(self, store: ModelStore, prefix: str) -> None:
         self._store = store
-        self.key = model_key(prefix, BOOK_NAME)
+        self.key = RunLayout(prefix).checkpoint_book
 
     def read(self) -> BookState:
         """The current state; a missing file (a new training) gives an empty state.

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from markov.formats.layout import RunLayout
 from markov.store import ModelStore
-from markov.store.base import normalize_prefix
 
 BATCH_FORMAT = "deepracer-workshop-episodes/1"
 _FORMAT_KEY = "format"
@@ -59,12 +59,7 @@ class EpisodeArrays:
 
 def episode_batch_key(prefix: str, iteration: int, worker: int) -> str:
     """`<prefix>/episodes/iteration-<k>/worker-<i>.npz`, the batch of one worker and iteration."""
-    for name, value in (("iteration", iteration), ("worker", worker)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    folder = normalize_prefix(prefix)
-    key = f"episodes/iteration-{iteration}/worker-{worker}.npz"
-    return f"{folder}/{key}" if folder else key
+    return RunLayout(prefix).episode_batch(iteration, worker)
 
 
 def _check_name(kind: str, name: str, index: int) -> None:

@@ -15,9 +15,8 @@ from typing import Any
 
 from markov.environment.episode_status import STATUS_LABELS, EpisodeStatus
 from markov.formats.checkpoints import BEST_MODEL_METRICS
-from markov.formats.simtrace import format_run_timestamp
+from markov.formats.layout import RunLayout
 from markov.store import ModelStore
-from markov.store.base import normalize_prefix
 
 TRAINING_METRICS_VERSION = 2.0
 PHASES = ("training", "evaluation")
@@ -48,22 +47,14 @@ def episode_status_to_label(status: str) -> str:
     )
 
 
-def _metrics_folder(prefix: str) -> str:
-    folder = normalize_prefix(prefix)
-    return f"{folder}/metrics" if folder else "metrics"
-
-
 def training_metrics_key(prefix: str, worker: int) -> str:
     """`<prefix>/metrics/TrainingMetrics.json`, with `_<i>` before `.json` for worker i > 0."""
-    if isinstance(worker, bool) or not isinstance(worker, int) or worker < 0:
-        raise ValueError(f"worker must be an integer >= 0, got {worker!r}")
-    suffix = f"_{worker}" if worker > 0 else ""
-    return f"{_metrics_folder(prefix)}/TrainingMetrics{suffix}.json"
+    return RunLayout(prefix).training_metrics(worker)
 
 
 def evaluation_metrics_key(prefix: str, timestamp: datetime | str) -> str:
     """`<prefix>/metrics/EvaluationMetrics-<YYYYmmddHHMMSS>.json` (the DRfC name)."""
-    return f"{_metrics_folder(prefix)}/EvaluationMetrics-{format_run_timestamp(timestamp)}.json"
+    return RunLayout(prefix).evaluation_metrics(timestamp)
 
 
 def _finite(name: str, value: float) -> float:

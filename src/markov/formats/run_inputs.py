@@ -26,14 +26,21 @@ from markov.environment.model_metadata import (
 from markov.environment.objects import check_objects_fit
 from markov.environment.reward_function import reward_function_from_source
 from markov.environment.world_config import WorldConfig
+from markov.formats.layout import (
+    HYPERPARAMETERS_NAME,
+    REWARD_FUNCTION_NAME,
+    TRAINING_PARAMS_NAME,
+    RunLayout,
+)
 from markov.presets.preset import Hyperparameters, load_hyperparameters
 from markov.rewards import default as default_reward
 from markov.store import ModelStore
 
-TRAINING_PARAMS = "training_params.yaml"
-REWARD_FUNCTION = "reward_function.py"
-MODEL_METADATA = "model/model_metadata.json"
-HYPERPARAMETERS = "hyperparameters.json"
+# The names as older callers import them; new code asks RunLayout for the keys.
+TRAINING_PARAMS = TRAINING_PARAMS_NAME
+REWARD_FUNCTION = REWARD_FUNCTION_NAME
+MODEL_METADATA = RunLayout().model_metadata
+HYPERPARAMETERS = HYPERPARAMETERS_NAME
 
 
 class RunInputError(ValueError):
@@ -42,14 +49,15 @@ class RunInputError(ValueError):
 
 def worker_params_key(prefix: str, worker: int) -> str:
     """Key of worker ``i``'s own training_params file (multi-config runs)."""
-    return f"{prefix}/training_params_{worker}.yaml"
+    return RunLayout(prefix).worker_training_params(worker)
 
 
 def params_key_of_worker(store: ModelStore, prefix: str, worker: int) -> str:
     """The training_params YAML rollout worker ``worker`` reads: its own file when it has one
     (workers 1 and up; worker 0 drives the run's main settings), else the run's main file."""
-    own = worker_params_key(prefix, worker)
-    return own if worker > 0 and store.exists(own) else f"{prefix}/{TRAINING_PARAMS}"
+    layout = RunLayout(prefix)
+    own = layout.worker_training_params(worker)
+    return own if worker > 0 and store.exists(own) else layout.training_params
 
 
 def training_params(
@@ -59,14 +67,15 @@ def training_params(
     overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """The training_params.yaml keys the engine needs, as strings (DRfC-style DeepRacer keys)."""
+    layout = RunLayout(prefix)
     params = {
         "JOB_TYPE": "TRAINING",
         "WORLD_NAME": world_name,
         "SAGEMAKER_SHARED_S3_PREFIX": prefix,
-        "METRICS_S3_OBJECT_KEY": f"{prefix}/metrics/TrainingMetrics.json",
+        "METRICS_S3_OBJECT_KEY": layout.training_metrics(0),
         "SIMTRACE_S3_PREFIX": prefix,
-        "MODEL_METADATA_FILE_S3_KEY": f"{prefix}/{MODEL_METADATA}",
-        "REWARD_FILE_S3_KEY": f"{prefix}/{REWARD_FUNCTION}",
+        "MODEL_METADATA_FILE_S3_KEY": layout.model_metadata,
+        "REWARD_FILE_S3_KEY": layout.reward_function,
         "NUM_WORKERS": str(num_workers),
         "RACE_TYPE": "TIME_TRIAL",
         "CHANGE_START_POSITION": "true",
@@ -116,18 +125,19 @@ def write_run_inputs(
     base = training_params(prefix, world_name, num_workers, params)
     for settings in [base, *({**base, **extra} for extra in (worker_params or {}).values())]:
         check_objects_fit(WorldConfig.from_params(settings), settings["WORLD_NAME"])
+    layout = RunLayout(prefix)
     files = {
-        f"{prefix}/{TRAINING_PARAMS}": dump_params(base),
-        f"{prefix}/{REWARD_FUNCTION}": source,
+        layout.training_params: dump_params(base),
+        layout.reward_function: source,
     }
     for worker, extra in (worker_params or {}).items():
-        files[worker_params_key(prefix, worker)] = dump_params({**base, **extra})
+        files[layout.worker_training_params(worker)] = dump_params({**base, **extra})
     for key, text in files.items():
         if overwrite or not store.exists(key):
             store.put_text(key, text)
     for key, value in [
-        (f"{prefix}/{MODEL_METADATA}", model_metadata.to_json_dict()),
-        (f"{prefix}/{HYPERPARAMETERS}", hyperparameters.to_json_dict()),
+        (layout.model_metadata, model_metadata.to_json_dict()),
+        (layout.hyperparameters, hyperparameters.to_json_dict()),
     ]:
         if overwrite or not store.exists(key):
             store.put_json(key, value)
@@ -159,7 +169,7 @@ def read_reward_source(store: ModelStore, key: str) -> str:
 
 def read_hyperparameters(store: ModelStore, prefix: str) -> Hyperparameters:
     """The learner's hyperparameters (defaults for any key that is not given)."""
-    key = f"{prefix}/{HYPERPARAMETERS}"
+    key = RunLayout(prefix).hyperparameters
     return load_hyperparameters(store.get_json(key)) if store.exists(key) else Hyperparameters()
 
 

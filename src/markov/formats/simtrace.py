@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from markov.environment.episode_status import EpisodeStatus
+from markov.formats.layout import RunLayout, simtrace_iteration_key
+from markov.formats.layout import format_run_timestamp as format_run_timestamp
 from markov.store import ModelStore
 from markov.store.base import normalize_prefix
 
@@ -51,7 +52,6 @@ RAW_EPISODE_STATUSES: tuple[str, ...] = tuple(EpisodeStatus)
 
 _INT_COLUMNS = frozenset({"episode", "closest_waypoint", "obstacle_crash_counter"})
 _BOOL_COLUMNS = frozenset({"done", "all_wheels_on_track"})
-_TIMESTAMP = re.compile(r"^\d{14}$")
 
 
 class SimtraceFormatError(ValueError):
@@ -134,48 +134,13 @@ def format_simtrace_row(row: Mapping[str, Any]) -> str:
 
 
 def training_simtrace_prefix(prefix: str, worker: int, num_workers: int) -> str:
-    """Where a training worker's simtrace files go (§9, DRfC layouts of §8.3).
-
-    With one worker: `<prefix>/training-simtrace`; with more, every worker (worker 0 included)
-    writes to `<prefix>/<worker>/training-simtrace`.
-    """
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(f"num_workers must be an integer >= 1, got {num_workers!r}")
-    if isinstance(worker, bool) or not isinstance(worker, int) or not 0 <= worker < num_workers:
-        raise ValueError(
-            f"worker must be an integer in 0..{num_workers - 1} for {num_workers} workers, "
-            f"got {worker!r}"
-        )
-    folder = normalize_prefix(prefix)
-    parts = [folder] if folder else []
-    if num_workers > 1:
-        parts.append(str(worker))
-    parts.append("training-simtrace")
-    return "/".join(parts)
-
-
-def format_run_timestamp(timestamp: datetime | str) -> str:
-    """The 14-digit YYYYmmddHHMMSS stamp DRfC puts in evaluation folder and file names."""
-    stamp = timestamp.strftime("%Y%m%d%H%M%S") if isinstance(timestamp, datetime) else timestamp
-    if not isinstance(stamp, str) or not _TIMESTAMP.match(stamp):
-        raise ValueError(
-            f"evaluation timestamp {timestamp!r} must be a datetime or 14 digits YYYYmmddHHMMSS"
-        )
-    return stamp
+    """Where a training worker's simtrace files go (§9, DRfC layouts of §8.3)."""
+    return RunLayout(prefix).training_simtrace(worker, num_workers)
 
 
 def evaluation_simtrace_prefix(prefix: str, timestamp: datetime | str) -> str:
     """`<prefix>/evaluation-<YYYYmmddHHMMSS>/evaluation-simtrace` for one evaluation run."""
-    folder = normalize_prefix(prefix)
-    key = f"evaluation-{format_run_timestamp(timestamp)}/evaluation-simtrace"
-    return f"{folder}/{key}" if folder else key
-
-
-def simtrace_key(key_prefix: str, iteration: int) -> str:
-    """`<key_prefix>/<k>-iteration.csv`."""
-    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
-        raise ValueError(f"simtrace iteration must be an integer >= 0, got {iteration!r}")
-    return f"{normalize_prefix(key_prefix)}/{iteration}-iteration.csv"
+    return RunLayout(prefix).evaluation_simtrace(timestamp)
 
 
 class SimtraceWriter:
@@ -205,7 +170,7 @@ class SimtraceWriter:
 
     def flush(self, iteration: int) -> str | None:
         """Write iteration `iteration`'s file; return its key, or None if it has no rows."""
-        key = simtrace_key(self._key_prefix, iteration)
+        key = simtrace_iteration_key(self._key_prefix, iteration)
         if iteration != self._iteration:
             self._iteration = iteration
             self._written = []

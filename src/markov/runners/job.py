@@ -61,6 +61,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from markov.formats.layout import RunLayout
 from markov.runners.deadline import DeadlineError, apply_deadline
 from markov.runners.failure_report import job_failure_reason
 from markov.store import StoreConfigError, StoreKeyError, open_store
@@ -75,7 +76,6 @@ WORKER_MODULES = {
 WORKERS = tuple(WORKER_MODULES)
 SAGEMAKER_ARGUMENT = "train"
 """What SageMaker passes to a container that has no ContainerArguments."""
-BUNDLE_SUFFIX = "build/output.tar.gz"
 CONFIG_DIR = "/opt/ml/input/config"
 OUTPUT_DIR = "/opt/ml/output"
 FAILURE_REASON_CHARS = 1000
@@ -114,7 +114,7 @@ def hyperparameter_environment(hyperparameters: Mapping[str, str]) -> dict[str, 
     yaml_name = env.get("S3_YAML_NAME", "")
     prefix = env.get("SAGEMAKER_SHARED_S3_PREFIX", "").strip("/")
     if yaml_name and "/" not in yaml_name and prefix:
-        env["S3_YAML_NAME"] = f"{prefix}/{yaml_name}"
+        env["S3_YAML_NAME"] = RunLayout(prefix).key(yaml_name)
     return env
 
 
@@ -137,7 +137,7 @@ def bundle_location(env: Mapping[str, str]) -> tuple[str, str]:
     bucket = env.get("SAGEMAKER_SHARED_S3_BUCKET") or env.get("MODEL_S3_BUCKET")
     url = env.get("MODEL_STORE_URL") or (f"s3://{bucket}" if bucket else "")
     prefix = (env.get("SAGEMAKER_SHARED_S3_PREFIX") or env.get("MODEL_S3_PREFIX", "")).strip("/")
-    key = env.get("BUNDLE_S3_KEY") or (f"{prefix}/{BUNDLE_SUFFIX}" if prefix else "")
+    key = env.get("BUNDLE_S3_KEY") or (RunLayout(prefix).code_bundle if prefix else "")
     if not url or not key:
         raise JobSetupError(
             "The job does not say where its run is: set MODEL_STORE_URL or "

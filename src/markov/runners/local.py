@@ -29,10 +29,9 @@ from typing import Any, TextIO
 
 from markov.environment.model_metadata import default_model_metadata
 from markov.formats.checkpoints import CheckpointBook, CheckpointPublisher, CheckpointReader
-from markov.formats.metrics import read_training_metrics, training_metrics_key
+from markov.formats.layout import RunLayout
+from markov.formats.metrics import read_training_metrics
 from markov.formats.run_inputs import (
-    MODEL_METADATA,
-    TRAINING_PARAMS,
     dump_params,
     params_key_of_worker,
     read_params,
@@ -151,6 +150,7 @@ class LocalTrainingRun:
         if not isinstance(self.store, FolderStore):
             raise RunnerError("the local runner needs a folder store (a path or file:// URL)")
         self.prefix = prefix.strip("/")
+        self.layout = RunLayout(self.prefix)
         self.workers = workers
         self.extra_env = dict(extra_env or {})
         self.printer = printer
@@ -213,7 +213,7 @@ class LocalTrainingRun:
     def _write_result(self, summary: RunSummary) -> None:
         """Leave the outcome in ``runner_result.json`` for notebooks that started us detached."""
         result = {**summary.__dict__, "run_folder": str(summary.run_folder), "time": time.time()}
-        self.store.put_json(f"{self.prefix}/runner_result.json", result)
+        self.store.put_json(self.layout.runner_result, result)
 
     def _fail(self, what: str, child: Child) -> int:
         """Print what failed with the child's own account of why; returns the exit code 1."""
@@ -223,7 +223,7 @@ class LocalTrainingRun:
         return 1
 
     def _supervise(self) -> int:
-        logs = self.run_folder / "logs"
+        logs = Path(self.store.local_path(self.layout.logs_folder))
         logs.mkdir(parents=True, exist_ok=True)
         # flags of an earlier run on this prefix would make fresh workers exit at once
         CheckpointPublisher(self.store, self.prefix).clear_run_flags()
@@ -234,7 +234,7 @@ class LocalTrainingRun:
                 name,
                 self.trainer_command() if name == "trainer" else self.rollout_command(),
                 {**base, **env},
-                logs / f"{name}.log",
+                Path(self.store.local_path(self.layout.process_log(name))),
             )
             for name, env in jobs.items()
         ]
@@ -326,7 +326,7 @@ class LocalTrainingRun:
     # ------------------------------------------------------------------ one run per prefix
     def _claim(self) -> None:
         """Refuse to start when another local run is training on this prefix."""
-        marker = self.run_folder / "runner.json"
+        marker = self._marker()
         if marker.exists():
             try:
                 pid = json.loads(marker.read_text())["pid"]
@@ -339,15 +339,19 @@ class LocalTrainingRun:
                     "first, or start a new experiment with another prefix."
                 )
         self.run_folder.mkdir(parents=True, exist_ok=True)
-        self.store.delete(f"{self.prefix}/runner_result.json")
+        self.store.delete(self.layout.runner_result)
         marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
         self._started = time.monotonic()  # the time limit counts from here
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._started
 
+    def _marker(self) -> Path:
+        """The local file that says which process runs this prefix."""
+        return Path(self.store.local_path(self.layout.runner_marker))
+
     def _release(self) -> None:
-        (self.run_folder / "runner.json").unlink(missing_ok=True)
+        self._marker().unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ reporting
     def _base_env(self) -> dict[str, str]:
@@ -364,7 +368,7 @@ class LocalTrainingRun:
 
     def iteration_history(self) -> list[dict[str, Any]]:
         """The trainer's per-iteration records so far."""
-        key = f"{self.prefix}/metrics/trainer.json"
+        key = self.layout.trainer_log
         return self.store.get_json(key) if self.store.exists(key) else []
 
     def _report_progress(self) -> None:
@@ -386,7 +390,7 @@ class LocalTrainingRun:
 
     def _evaluation_progress(self) -> dict[int, float]:
         """Mean in-training evaluation progress per iteration (worker 0's metrics)."""
-        key = training_metrics_key(self.prefix, 0)
+        key = self.layout.training_metrics(0)
         if not self.store.exists(key):
             return {}
         entries = read_training_metrics(self.store, key).metrics
@@ -401,7 +405,7 @@ class LocalTrainingRun:
     def _summary(self, exit_code: int, wall: float) -> RunSummary:
         book = CheckpointBook(self.store, self.prefix).read()
         latest = CheckpointReader(self.store, self.prefix).latest()
-        key = training_metrics_key(self.prefix, 0)
+        key = self.layout.training_metrics(0)
         entries = read_training_metrics(self.store, key).metrics if self.store.exists(key) else []
         evaluations = [m for m in entries if m["phase"] == "evaluation"]
         laps = [
@@ -426,7 +430,7 @@ class LocalTrainingRun:
 
 def ensure_writable(store: ModelStore, prefix: str) -> None:
     """Refuse a store the run cannot write to, before anything starts."""
-    probe = f"{prefix}/.write-test"
+    probe = RunLayout(prefix).write_probe
     try:
         store.put_text(probe, "")
         store.delete(probe)
@@ -453,7 +457,7 @@ def check_prefix_options(
     With ``overwrite`` the stored training_params.yaml takes the new values instead (the
     reward function, model metadata, hyperparameters and checkpoints stay).
     """
-    key = f"{prefix}/{TRAINING_PARAMS}"
+    key = RunLayout(prefix).training_params
     if not store.exists(key):
         return
     params = read_params(store, key)
@@ -493,7 +497,8 @@ def worker_environments(
         "SAGEMAKER_SHARED_S3_PREFIX": prefix,
         "NUM_WORKERS": str(workers),
     }
-    jobs = {"trainer": {**shared, **_yaml_variables(store, prefix, f"{prefix}/{TRAINING_PARAMS}")}}
+    main_yaml = RunLayout(prefix).training_params
+    jobs = {"trainer": {**shared, **_yaml_variables(store, prefix, main_yaml)}}
     for index in range(workers):
         yaml_key = params_key_of_worker(store, prefix, index)
         jobs[f"rollout-{index}"] = {
@@ -511,7 +516,7 @@ def _yaml_variables(store: ModelStore, prefix: str, yaml_key: str) -> dict[str, 
     if params.get("WORLD_NAME"):
         variables["WORLD_NAME"] = str(params["WORLD_NAME"])
     variables["MODEL_METADATA_FILE_S3_KEY"] = str(
-        params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+        params.get("MODEL_METADATA_FILE_S3_KEY") or RunLayout(prefix).model_metadata
     )
     return variables
 
@@ -598,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_prefix_options(
             store, prefix, track=args.track, workers=args.workers, overwrite=args.overwrite
         )
-        key = f"{prefix}/{TRAINING_PARAMS}"
+        key = RunLayout(prefix).training_params
         stored = read_params(store, key) if store.exists(key) else {}
         workers = args.workers or int(stored.get("NUM_WORKERS") or 1)
         prepare_default_inputs(args.store, prefix, workers, args.track or DEFAULT_TRACK)

@@ -23,7 +23,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from markov.formats.run_inputs import read_params, worker_params_key
+from markov.formats.layout import RunLayout
+from markov.formats.run_inputs import read_params
 from markov.store import ModelStore, open_store
 
 MAX_WORKER_RESTARTS = 3
@@ -79,7 +80,7 @@ def worker_envs(
     for index in range(workers):
         child = {**base, "ROLLOUT_IDX": str(index)}
         if index in own_params:
-            child["S3_YAML_NAME"] = worker_params_key(prefix, index)
+            child["S3_YAML_NAME"] = RunLayout(prefix).worker_training_params(index)
             for key in ("WORLD_NAME", "MODEL_METADATA_FILE_S3_KEY"):
                 if own_params[index].get(key):
                     child[key] = str(own_params[index][key])
@@ -89,10 +90,11 @@ def worker_envs(
 
 def own_worker_params(store: ModelStore, prefix: str, workers: int) -> dict[int, dict[str, str]]:
     """The training_params_<i>.yaml of every rollout worker (index > 0) that has one."""
+    layout = RunLayout(prefix)
     return {
-        index: read_params(store, worker_params_key(prefix, index))
+        index: read_params(store, layout.worker_training_params(index))
         for index in range(1, workers)
-        if store.exists(worker_params_key(prefix, index))
+        if store.exists(layout.worker_training_params(index))
     }
 
 

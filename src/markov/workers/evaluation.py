@@ -69,9 +69,10 @@ from markov.environment.reward_function import RewardFunction, reward_function_f
 from markov.environment.reward_watchdog import RewardLimits
 from markov.environment.world_config import WorldConfig, parse_bool
 from markov.formats.checkpoints import CheckpointReader, CheckpointRef, IncompleteCheckpoint
-from markov.formats.metrics import EvaluationMetricsWriter, evaluation_metrics_key
+from markov.formats.layout import RunLayout, format_run_timestamp, simtrace_iteration_key
+from markov.formats.metrics import EvaluationMetricsWriter
 from markov.formats.run_inputs import RunInputError, read_model_metadata, read_reward_source
-from markov.formats.simtrace import SimtraceWriter, evaluation_simtrace_prefix, format_run_timestamp
+from markov.formats.simtrace import SimtraceWriter
 from markov.formats.video import VideoRecorder
 from markov.presets.preset import Hyperparameters
 from markov.races.head_to_head import race
@@ -201,13 +202,12 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
     models = []
     for index, prefix in enumerate(prefixes):
         value = {name: column[index] for name, column in columns.items()}
+        layout = RunLayout(prefix)
         reward_key = value["REWARD_FILE_S3_KEY"]
-        if not reward_key and store.exists(f"{prefix}/reward_function.py"):
-            reward_key = f"{prefix}/reward_function.py"
-        metadata_key = value["MODEL_METADATA_FILE_S3_KEY"] or f"{prefix}/model/model_metadata.json"
-        metrics_key = value["METRICS_S3_OBJECT_KEY"] or evaluation_metrics_key(
-            prefix, evaluation_id
-        )
+        if not reward_key and store.exists(layout.reward_function):
+            reward_key = layout.reward_function
+        metadata_key = value["MODEL_METADATA_FILE_S3_KEY"] or layout.model_metadata
+        metrics_key = value["METRICS_S3_OBJECT_KEY"] or layout.evaluation_metrics(evaluation_id)
         models.append(
             ModelJob(
                 prefix=prefix,
@@ -216,8 +216,8 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
                 metadata_key=_key(metadata_key),
                 reward_key=_key(reward_key) if reward_key else None,
                 metrics_key=_key(metrics_key),
-                simtrace_prefix=evaluation_simtrace_prefix(prefix, evaluation_id),
-                video_key=f"{prefix}/mp4/evaluation-{evaluation_id}.mp4",
+                simtrace_prefix=layout.evaluation_simtrace(evaluation_id),
+                video_key=layout.evaluation_video(evaluation_id),
             )
         )
     _check_distinct(models)
@@ -305,7 +305,7 @@ class _ModelFiles:
     @property
     def written(self) -> list[str]:
         """The keys of the files this model's trials are written to."""
-        return [f"{self.model.simtrace_prefix}/0-iteration.csv", self.model.metrics_key]
+        return [simtrace_iteration_key(self.model.simtrace_prefix, 0), self.model.metrics_key]
 
 
 def run_job(
@@ -494,8 +494,8 @@ def _evaluation_id(store: ModelStore, prefixes: Sequence[str], requested: str) -
     while True:
         stamp = format_run_timestamp(moment)
         if not any(
-            store.list(f"{prefix}/evaluation-{stamp}")
-            or store.exists(evaluation_metrics_key(prefix, stamp))
+            store.list(RunLayout(prefix).evaluation_folder(stamp))
+            or store.exists(RunLayout(prefix).evaluation_metrics(stamp))
             for prefix in prefixes
         ):
             return stamp

@@ -15,19 +15,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from markov.formats.layout import RunLayout
 from markov.store import ModelStore
 
 MAX_FRAME_SIDE_PX = 320
 """Frames are shrunk to fit this many pixels per side before they are published."""
-
-
-def live_key(prefix: str, worker: int, file_name: str) -> str:
-    """Store key of one live file of a worker, e.g. ``exp/live/worker-0/camera.png``."""
-    return "/".join(
-        part.strip("/")
-        for part in (prefix, "live", f"worker-{worker}", file_name)
-        if part.strip("/")
-    )
 
 
 def encode_png(image: np.ndarray, max_side: int = MAX_FRAME_SIDE_PX) -> bytes:
@@ -53,13 +45,12 @@ def publish_frames(
     status: Mapping[str, Any],
 ) -> None:
     """Write a worker's camera and top-down frames (small PNGs) and its status JSON."""
+    layout = RunLayout(prefix)
     if camera is not None:
-        store.put_bytes(live_key(prefix, worker, "camera.png"), encode_png(camera))
-    store.put_bytes(live_key(prefix, worker, "topdown.png"), encode_png(topdown))
+        store.put_bytes(layout.live_camera(worker), encode_png(camera))
+    store.put_bytes(layout.live_topdown(worker), encode_png(topdown))
     plain = {key: _plain(value) for key, value in status.items()}
-    store.put_json(
-        live_key(prefix, worker, "status.json"), {**plain, "time": time.time()}, indent=None
-    )
+    store.put_json(layout.live_status(worker), {**plain, "time": time.time()}, indent=None)
 
 
 class LiveFramePublisher:

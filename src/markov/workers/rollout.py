@@ -30,17 +30,15 @@ from markov.environment.reward_function import reward_function_from_source
 from markov.environment.reward_watchdog import RewardLimits
 from markov.environment.world_config import WorldConfig
 from markov.formats.checkpoints import CheckpointBook, CheckpointReader, TrainingFinished
-from markov.formats.episodes import EpisodeArrays, episode_batch_key, save_episode_batch
-from markov.formats.metrics import TrainingMetricsWriter, training_metrics_key
+from markov.formats.episodes import EpisodeArrays, save_episode_batch
+from markov.formats.layout import REWARD_FUNCTION_NAME, RunLayout, worker_metrics_key
+from markov.formats.metrics import TrainingMetricsWriter
 from markov.formats.run_inputs import (
-    MODEL_METADATA,
-    REWARD_FUNCTION,
-    TRAINING_PARAMS,
     read_model_metadata,
     read_params,
     read_reward_source,
 )
-from markov.formats.simtrace import SimtraceWriter, training_simtrace_prefix
+from markov.formats.simtrace import SimtraceWriter
 from markov.presets.preset import Hyperparameters, SyncType, load_hyperparameters
 from markov.store import ModelStore, open_store
 from markov.workers.config import (
@@ -95,7 +93,8 @@ class RolloutWorker:
         self.store = store
         self.prefix = prefix
         self.worker = int_variable(env_vars, "ROLLOUT_IDX", 0)
-        yaml_key = env_vars.get("S3_YAML_NAME") or f"{prefix}/{TRAINING_PARAMS}"
+        layout = RunLayout(prefix)
+        yaml_key = env_vars.get("S3_YAML_NAME") or layout.training_params
         self.params = read_params(store, yaml_key)
         self.num_workers = int_variable(
             env_vars, "NUM_WORKERS", int(self.params.get("NUM_WORKERS", "1") or 1), minimum=1
@@ -113,11 +112,11 @@ class RolloutWorker:
         self.num_envs = num_envs_setting(env_vars, self.params)
 
         self.model_metadata = read_model_metadata(
-            store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+            store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or layout.model_metadata
         )
         require_trainable(self.model_metadata)
         source = read_reward_source(
-            store, self.params.get("REWARD_FILE_S3_KEY") or f"{prefix}/{REWARD_FUNCTION}"
+            store, self.params.get("REWARD_FILE_S3_KEY") or layout.reward_function
         )
         self.reward_limits = RewardLimits.from_environment(env_vars)
         # one guarded copy per environment: each episode has its own reward-time budget
@@ -127,7 +126,7 @@ class RolloutWorker:
         self.poll = plan_for(store, env_vars)
 
     def _guarded_reward(self, source: str):
-        reward = reward_function_from_source(source, "reward_function.py")
+        reward = reward_function_from_source(source, REWARD_FUNCTION_NAME)
         reward.guard(self.reward_limits, hard_stop=True)
         return reward
 
@@ -177,7 +176,7 @@ class RolloutWorker:
         except TrainingFinished:
             log.info("training already finished; nothing to do")
             return None
-        return load_hyperparameters(self.store.get_json(f"{self.prefix}/ip/hyperparameters.json"))
+        return load_hyperparameters(self.store.get_json(RunLayout(self.prefix).ip_hyperparameters))
 
     def _share(self, hyperparameters: Hyperparameters) -> int:
         """The episodes this worker plays per iteration (0: none, it says so)."""
@@ -209,14 +208,14 @@ class RolloutWorker:
         ]
         agent = build_agent(self.model_metadata, hyperparameters, seed=self.seed, num_threads=1)
         simtrace = SimtraceWriter(
-            self.store, training_simtrace_prefix(self.prefix, self.worker, active_workers)
+            self.store, RunLayout(self.prefix).training_simtrace(self.worker, active_workers)
         )
-        metrics_key = self.params.get("METRICS_S3_OBJECT_KEY") or training_metrics_key(
-            self.prefix, 0
+        metrics_key = (
+            self.params.get("METRICS_S3_OBJECT_KEY") or RunLayout(self.prefix).training_metrics(0)
         )
         metrics = TrainingMetricsWriter(
             self.store,
-            _worker_metrics_key(metrics_key, self.worker),
+            worker_metrics_key(metrics_key, self.worker),
             self.best_model_metric,
             keep_existing=True,
         )
@@ -269,7 +268,7 @@ class RolloutWorker:
                 flush=True,
             )
         save_episode_batch(
-            self.store, episode_batch_key(self.prefix, iteration, self.worker), batch
+            self.store, RunLayout(self.prefix).episode_batch(iteration, self.worker), batch
         )
         session.simtrace.flush(iteration)
 
@@ -413,14 +412,6 @@ def _eval_metric(results: list[EpisodeRecord], metric: str) -> float | None:
         ]
         return float(np.mean(laps)) if laps else None
     return float(np.mean([max(r.progress, 0.0) for r in results]))
-
-
-def _worker_metrics_key(key: str, worker: int) -> str:
-    """Worker i > 0 inserts ``_<i>`` before the extension (docs/file-formats.md §9)."""
-    if worker == 0:
-        return key
-    stem, dot, extension = key.rpartition(".")
-    return f"{stem}_{worker}.{extension}" if dot else f"{key}_{worker}"
 
 
 def main() -> int:

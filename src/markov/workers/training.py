@@ -25,7 +25,6 @@ import numpy as np
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, Episode
 from markov.agents.restore import (
-    TRAINER_STATE,
     build_agent,
     checkpoint_files,
     checkpoint_info,
@@ -45,10 +44,9 @@ from markov.formats.checkpoints import (
     parse_checkpoint_name,
 )
 from markov.formats.episodes import CorruptEpisodeFile, EpisodeArrays, load_episode_batch
-from markov.formats.metrics import read_training_metrics, training_metrics_key
+from markov.formats.layout import RunLayout
+from markov.formats.metrics import read_training_metrics
 from markov.formats.run_inputs import (
-    MODEL_METADATA,
-    TRAINING_PARAMS,
     read_hyperparameters,
     read_model_metadata,
     read_params,
@@ -67,7 +65,6 @@ from markov.workers.failure import report_deterministic_failure
 from markov.workers.polling import Backoff, plan_for
 
 log = setup_logging("trainer")
-TRAINER_LOG = "metrics/trainer.json"
 KEEP_NEWEST = 1
 """Checkpoints kept besides the best and the last evaluated (retention; see the README)."""
 MAX_REPLAYS = 3
@@ -114,19 +111,20 @@ class Trainer:
     def __init__(self, store: ModelStore, prefix: str, env_vars: Mapping[str, str]) -> None:
         self.store = store
         self.prefix = prefix
-        yaml_key = env_vars.get("S3_YAML_NAME") or f"{prefix}/{TRAINING_PARAMS}"
+        self.layout = RunLayout(prefix)
+        yaml_key = env_vars.get("S3_YAML_NAME") or self.layout.training_params
         self.params = read_params(store, yaml_key)
         self.settings = TrainerSettings.from_environ(
             env_vars, int(self.params.get("NUM_WORKERS", "1") or 1)
         )
         self.model_metadata = read_model_metadata(
-            store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+            store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or self.layout.model_metadata
         )
         self.hyperparameters: Hyperparameters = read_hyperparameters(store, prefix)
         self.memory_cap = max_memory_steps(self.model_metadata.neural_network, env_vars)
         self.publisher = CheckpointPublisher(store, prefix, keep=KEEP_NEWEST)
-        self.metrics_key = self.params.get("METRICS_S3_OBJECT_KEY") or training_metrics_key(
-            prefix, 0
+        self.metrics_key = (
+            self.params.get("METRICS_S3_OBJECT_KEY") or self.layout.training_metrics(0)
         )
         self.evaluates = int(self.params.get("MIN_EVAL_TRIALS", "5") or 5) > 0
         self._previous: CheckpointRef | None = None
@@ -239,7 +237,7 @@ class Trainer:
 
     def _resume(self, agent: ClippedPPOAgent) -> tuple[int, int, list[dict]]:
         resume = find_resume_point(self.store, self.prefix, validate_checkpoint_files)
-        history_key = f"{self.prefix}/{TRAINER_LOG}"
+        history_key = self.layout.trainer_log
         history = self.store.get_json(history_key) if self.store.exists(history_key) else []
         if resume is None:
             self._publish(agent, CheckpointRef(0, 0), [])
@@ -271,8 +269,8 @@ class Trainer:
         )
         save_trainer_state(self.store, self.prefix, agent, ref.name)
         self._previous = ref
-        self.store.put_json(f"{self.prefix}/{TRAINER_LOG}", history)
-        print(f"Checkpoint> Saving in path={self.prefix}/model/{ref.name}", flush=True)
+        self.store.put_json(self.layout.trainer_log, history)
+        print(f"Checkpoint> Saving in path={self.layout.model_file(ref.name)}", flush=True)
 
     def _keep_what_a_finished_run_needs(self) -> None:
         """Retention at a normal finish: the pointer's target (from which training goes on),
@@ -287,7 +285,7 @@ class Trainer:
         named = [entry.name for entry in (book.best, book.last) if entry is not None]
         keep = {last.name, *self._evaluating, *named}
         self.publisher.keep_only(keep)
-        self.store.delete(f"{self.prefix}/{TRAINER_STATE}")
+        self.store.delete(self.layout.trainer_state)
 
     def _in_evaluation(self) -> list[str]:
         """The previous checkpoint while worker 0 may still evaluate it (it could become best)."""
@@ -373,10 +371,9 @@ class Trainer:
             self.publisher.request_replay(iteration, attempt)
 
     def _pending_batches(self, iteration: int) -> list[str]:
-        base = f"{self.prefix}/episodes"
         if self.settings.sync is SyncType.SYNC:
-            return self.store.list(f"{base}/iteration-{iteration}")
-        return self.store.list(base)
+            return self.store.list(self.layout.episode_iteration_folder(iteration))
+        return self.store.list(self.layout.episodes_folder)
 
     def _load(self, keys: list[str]) -> list[EpisodeArrays]:
         episodes: list[EpisodeArrays] = []

@@ -22,8 +22,7 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from markov.formats.checkpoints import CheckpointPublisher, CheckpointReader
-from markov.formats.metrics import evaluation_metrics_key
-from markov.formats.run_inputs import TRAINING_PARAMS
+from markov.formats.layout import RunLayout
 from markov.store import ModelStore
 from markov.workers.polling import plan_for_url
 from workshop_helpers.backends.aws.config import ONE_JOB, PREBUILT, AwsSettings, load_settings
@@ -59,7 +58,6 @@ from workshop_helpers.backends.base import (
     TrainingRequest,
     evaluation_ids,
 )
-from workshop_helpers.bundle import BUNDLE_KEY
 from workshop_helpers.experiment import Experiment
 
 STOP = "sagemaker:StopTrainingJob"
@@ -119,9 +117,10 @@ class AwsBackend:
                 "experiment with new_experiment()."
             )
             return self._states(experiment, current)
-        if not store.exists(f"{experiment.prefix}/{TRAINING_PARAMS}"):
+        layout = RunLayout(experiment.prefix)
+        if not store.exists(layout.training_params):
             raise BackendError(
-                f"{self.settings.store_url}/{experiment.prefix}/{TRAINING_PARAMS} is missing: "
+                f"{self.settings.store_url}/{layout.training_params} is missing: "
                 "upload the run's inputs first (workshop_helpers.bundle.upload_run_inputs)."
             )
         self._check_image()
@@ -137,10 +136,10 @@ class AwsBackend:
                 f"The last training of {experiment.id} ended ({current[0].status}); starting "
                 f"attempt {next_attempt}, whose trainer resumes from the last checkpoint in S3."
             )
-        if not store.exists(f"{experiment.prefix}/{BUNDLE_KEY}"):
+        if not store.exists(layout.code_bundle):
             if self.settings.image_mode == PREBUILT:
                 raise BackendError(
-                    f"{self.settings.store_url}/{experiment.prefix}/{BUNDLE_KEY} is missing: the "
+                    f"{self.settings.store_url}/{layout.code_bundle} is missing: the "
                     "prebuilt image runs the engine from it. Upload it with "
                     "workshop_helpers.bundle.upload_run_inputs."
                 )
@@ -214,7 +213,7 @@ class AwsBackend:
         jobs = [job for job in self._jobs(experiment) if job.kind == EVALUATION]
         states = []
         for info in self._describe_all(jobs):
-            key = evaluation_metrics_key(experiment.prefix, info.job.evaluation_id)
+            key = RunLayout(experiment.prefix).evaluation_metrics(info.job.evaluation_id)
             trials = len(store.get_json(key)["metrics"]) if store.exists(key) else 0
             wanted = info.environment.get("NUMBER_OF_TRIALS", "?")
             detail = f"{info.environment.get('WORLD_NAME', '?')}: {trials}/{wanted} trials"
@@ -305,7 +304,7 @@ class AwsBackend:
     @staticmethod
     def _progress(experiment: Experiment, trainer: JobInfo) -> str:
         store = experiment.open_store()
-        key = f"{experiment.prefix}/metrics/trainer.json"
+        key = RunLayout(experiment.prefix).trainer_log
         iterations = len(store.get_json(key)) if store.exists(key) else 0
         if trainer.active:
             return f"{iterations} iteration(s) done" if store.exists(key) else "starting workers"

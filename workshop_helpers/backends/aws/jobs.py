@@ -21,9 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from markov.formats.layout import RunLayout
 from markov.formats.run_inputs import (
-    MODEL_METADATA,
-    TRAINING_PARAMS,
     params_key_of_worker,
     read_params,
 )
@@ -46,7 +45,6 @@ from workshop_helpers.backends.base import (
     evaluation_job_params,
     write_evaluation_params,
 )
-from workshop_helpers.bundle import BUNDLE_KEY
 from workshop_helpers.experiment import Experiment
 
 VOLUME_GB = 30
@@ -108,7 +106,7 @@ def training_specs(
 ) -> list[JobSpec]:
     """The training's jobs: one (one-job mode) or the trainer's plus one per rollout worker."""
     prefix = experiment.prefix
-    main_yaml = f"{prefix}/{TRAINING_PARAMS}"
+    main_yaml = RunLayout(prefix).training_params
     limits = time_limits(request, settings, time.time() if now is None else now)
     runtime_s = limits.max_runtime_s
     shared = {DEADLINE_VARIABLE: f"{limits.deadline:.0f}"}
@@ -186,7 +184,8 @@ def _training_spec(
     prefix = experiment.prefix
     params = read_params(store, yaml_key)
     world = params.get("WORLD_NAME") or experiment.world_name
-    metadata_key = params.get("MODEL_METADATA_FILE_S3_KEY") or f"{prefix}/{MODEL_METADATA}"
+    layout = RunLayout(prefix)
+    metadata_key = params.get("MODEL_METADATA_FILE_S3_KEY") or layout.model_metadata
     environment = {
         "SAGEMAKER_SHARED_S3_BUCKET": settings.bucket,
         "SAGEMAKER_SHARED_S3_PREFIX": prefix,
@@ -195,7 +194,7 @@ def _training_spec(
         "WORLD_NAME": world,
         "MODEL_METADATA_FILE_S3_KEY": metadata_key,
         "APP_REGION": settings.region,
-        "BUNDLE_S3_KEY": f"{prefix}/{BUNDLE_KEY}",
+        "BUNDLE_S3_KEY": layout.code_bundle,
         "DR_WORKER": worker,
         **extra,
         **{key: str(value) for key, value in request.extra_env.items()},
@@ -211,7 +210,7 @@ def _training_spec(
     }
     if "ROLLOUT_IDX" in extra:
         hyperparameters["rollout_idx"] = extra["ROLLOUT_IDX"]
-    hyperparameters.update(submitted_code(settings, f"{prefix}/{BUNDLE_KEY}"))
+    hyperparameters.update(submitted_code(settings, layout.code_bundle))
     instance = settings.rollout_instance if worker == "rollout_worker" else settings.instance_type
     return JobSpec(job, worker, environment, hyperparameters, runtime_s, instance)
 
@@ -233,7 +232,7 @@ def evaluation_spec(
         "WORLD_NAME": request.world_name,  # the same values as the YAML's, for the console
         "NUMBER_OF_TRIALS": str(request.number_of_trials),
         "APP_REGION": settings.region,
-        "BUNDLE_S3_KEY": f"{experiment.prefix}/{BUNDLE_KEY}",
+        "BUNDLE_S3_KEY": RunLayout(experiment.prefix).code_bundle,
         "DR_WORKER": "evaluation_worker",
     }
     hyperparameters = {
@@ -241,7 +240,7 @@ def evaluation_spec(
         "s3_prefix": experiment.prefix,
         "world_name": request.world_name,
         "aws_region": settings.region,
-        **submitted_code(settings, f"{experiment.prefix}/{BUNDLE_KEY}"),
+        **submitted_code(settings, RunLayout(experiment.prefix).code_bundle),
     }
     runtime = settings.max_runtime_s or EVALUATION_RUNTIME_S
     job = evaluation_job(experiment.id, evaluation_id)
@@ -267,7 +266,7 @@ def request_body(spec: JobSpec, settings: AwsSettings, experiment: Experiment) -
         "HyperParameters": spec.hyperparameters,
         "Environment": spec.environment,
         "OutputDataConfig": {
-            "S3OutputPath": f"{settings.store_url}/{experiment.prefix}/train-output"
+            "S3OutputPath": f"{settings.store_url}/{RunLayout(experiment.prefix).sagemaker_output}"
         },
         "ResourceConfig": {
             "InstanceType": spec.instance_type or settings.instance_type,
