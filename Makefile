@@ -42,7 +42,7 @@ test-busy: $(STAMP)
 
 # The notebooks on the AWS backend in the other modes (the default pass above is prebuilt image,
 # one job). Each pass takes about 1.5 min; make test runs only the default one, and
-# tests/test_aws_backend.py covers the engine image and multi-job modes.
+# tests/aws/test_aws_backend.py covers the engine image and multi-job modes.
 test-aws-modes: $(STAMP)
 	DR_TEST_AWS=1 DR_JOB_MODE=multi-job $(PY) -m pytest --nbval-lax notebooks
 	DR_TEST_AWS=1 DR_IMAGE_MODE=engine $(PY) -m pytest --nbval-lax notebooks

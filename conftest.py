@@ -48,7 +48,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """With DR_TEST_AWS=1, notebook kernels use a moto server whose SageMaker jobs really run.
 
-    The server lives in this process (tests/aws_harness.py, docs/aws.md §4.1); its endpoint,
+    The server lives in this process (tests/aws/aws_harness.py, docs/aws.md §4.1); its endpoint,
     fake credentials and engine image reach the kernels through the environment, set here before
     nbval starts any kernel.
     """
@@ -61,7 +61,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     # imported by its folder, not as ``tests.aws_harness``: a dependency of sagemaker-core
     # (smdebug-rulesconfig) installs a top-level package named ``tests``
-    sys.path.insert(0, str(Path(__file__).parent / "tests"))
+    sys.path.insert(0, str(Path(__file__).parent / "tests" / "aws"))
     from aws_harness import start_for_notebooks
 
     config._dr_aws_harness = start_for_notebooks()  # type: ignore[attr-defined]

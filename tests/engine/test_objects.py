@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 import pytest
+from model_fixtures import CONTINUOUS
+from track_fixtures import circle_route
 
-from conftest import CONTINUOUS, circle_route
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.objects import (
     BOX_OBSTACLE_DIMENSION,

@@ -1,7 +1,7 @@
 """Every request the AWS backend makes fits botocore's service model, constraints included.
 
 botocore and moto skip the ``pattern``/``max``/enum constraints that AWS enforces
-(tests/strict_requests.py); these tests run the backend with worst-case names (the longest
+(tests/aws/strict_requests.py); these tests run the backend with worst-case names (the longest
 experiment name, 12 rollout workers, later attempts, the longest evaluation id, Spot and
 multi-job mode) and check every request it made, and build the requests of names at their
 limits directly. The AWS test modules check their own requests the same way.
@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import boto3
 import pytest
+from aws_experiments import Aws, prepared_experiment
 from strict_requests import client_violations
-from test_aws_backend import Aws, prepared_experiment
 
 from workshop_helpers.backends import BackendError, EvaluationRequest, TrainingRequest
 from workshop_helpers.backends.aws.backend import AwsBackend

@@ -7,8 +7,9 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from model_fixtures import CONTINUOUS
+from track_fixtures import circle_route, kidney_route, official_route, straight_route
 
-from conftest import CONTINUOUS, circle_route, shared_track, straight_route
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.reward_function import RewardFunctionError
 from markov.environment.scripted import CenterLineDriver, action_for
@@ -376,11 +377,8 @@ def test_render_shows_a_top_down_frame() -> None:
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
 
 
-@pytest.mark.parametrize(
-    ("name", "reverse"), [("reinvent_base", False), ("Spain_track", False), ("reinvent_base", True)]
-)
-def test_scripted_lap_on_official_tracks(name: str, reverse: bool) -> None:
-    track = Track(np.load(shared_track(name)), name)
+def scripted_lap(track: Track, reverse: bool) -> list[dict]:
+    """The params of every step of a centre-line lap at 1 m/s (until the episode ends)."""
     env = DeepRacerRacetrackEnv(
         track,
         model_metadata=CONTINUOUS,
@@ -390,12 +388,75 @@ def test_scripted_lap_on_official_tracks(name: str, reverse: bool) -> None:
     )
     env.reset(seed=1)
     driver = CenterLineDriver(speed=1.0)
-    progress = []
+    steps = []
     for _ in range(5000):
         _, _, terminated, _, info = env.step(driver.act(env))
-        progress.append(info["params"]["progress"])
+        steps.append(info["params"])
         if terminated:
             break
     assert info["episode_status"] == "lap_complete"
     assert info["params"]["is_reversed"] is reverse
+    progress = [p["progress"] for p in steps]
     assert np.all(np.diff(progress[2:]) > -0.5)  # progress only moves forwards on a clean lap
+    return steps
+
+
+def _signed_offset(params: dict) -> tuple[float, float]:
+    """(cross, heading error in degrees) of the car against its closest waypoint segment:
+    cross > 0 when the car is left of the segment in the direction of travel."""
+    prev, nxt = params["closest_waypoints"]
+    waypoints = params["waypoints"]
+    (ax, ay), (bx, by) = waypoints[prev], waypoints[nxt]
+    if (ax, ay) == (bx, by):  # a repeated waypoint: use the segment after it
+        bx, by = waypoints[(nxt + 1) % len(waypoints)]
+    cross = (bx - ax) * (params["y"] - ay) - (by - ay) * (params["x"] - ax)
+    error = params["heading"] - math.degrees(math.atan2(by - ay, bx - ax))
+    return cross / math.hypot(bx - ax, by - ay), (error + 180.0) % 360.0 - 180.0
+
+
+@pytest.mark.parametrize("clockwise", [False, True], ids=["ccw-file", "cw-file"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
+def test_scripted_lap_on_an_official_like_track(clockwise: bool, reverse: bool) -> None:
+    track = Track(kidney_route(clockwise=clockwise), "kidney")
+    steps = scripted_lap(track, reverse)
+    waypoints = steps[0]["waypoints"]
+    assert waypoints == (track.waypoints[::-1] if reverse else track.waypoints)
+    assert steps[0]["track_length"] == pytest.approx(track.length)
+    sides = set()
+    for params in steps[1:]:
+        offset, heading_error = _signed_offset(params)
+        assert abs(offset) < 0.3, params["closest_waypoints"]  # the closest segment is nearby
+        assert abs(heading_error) < 45.0, params["closest_waypoints"]  # heading follows travel
+        if params["distance_from_center"] > 0.003:  # pure pursuit cuts the bends by ~1 cm
+            assert params["is_left_of_center"] is (offset > 0), params["closest_waypoints"]
+            sides.add(params["is_left_of_center"])
+    assert sides == {True, False}  # the bends take the car to both sides of the centre line
+
+
+@pytest.mark.parametrize("clockwise", [False, True], ids=["ccw-file", "cw-file"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
+@pytest.mark.parametrize("row", [6, 24, 44], ids=["wide-end", "dent", "tight-end"])
+def test_side_of_center_towards_the_inner_border(clockwise: bool, reverse: bool, row: int) -> None:
+    route = kidney_route(clockwise=clockwise, repeated_row=None)
+    env = make_env(route=route, params={"REVERSE_DIR": str(reverse).lower()})
+    env.reset(seed=1)
+    env.step(straight_ahead(env))
+    center, inner = route[row, :2], route[row, 2:4]
+    towards_inner = (inner - center) / np.linalg.norm(inner - center)
+    step = route[row + 1, :2] - route[row - 1, :2]
+    heading = math.atan2(step[1], step[0]) + (math.pi if reverse else 0.0)
+    front = center + 0.2 * towards_inner
+    env.place_car(front[0] - 0.14 * math.cos(heading), front[1] - 0.14 * math.sin(heading), heading)
+    _, _, _, _, info = env.step(straight_ahead(env))
+    p = info["params"]
+    assert p["distance_from_center"] == pytest.approx(0.2, abs=0.02)
+    # the inner border is on the left exactly when the car drives counter-clockwise
+    assert p["is_left_of_center"] is ((not clockwise) != reverse)
+    assert p["is_reversed"] is reverse
+
+
+@pytest.mark.parametrize(
+    ("name", "reverse"), [("reinvent_base", False), ("Spain_track", False), ("reinvent_base", True)]
+)
+def test_scripted_lap_on_official_tracks(name: str, reverse: bool) -> None:
+    scripted_lap(Track(official_route(name), name), reverse)

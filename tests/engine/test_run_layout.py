@@ -23,7 +23,7 @@ from markov.formats.layout import (
     worker_params_number,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STAMP = "20260102030405"
 
 PINNED_KEYS: list[tuple[str, tuple | None, object]] = [

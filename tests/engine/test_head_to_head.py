@@ -29,7 +29,7 @@ from markov.workers.failure import FAILURE_MARKER
 
 TRACK = "Workshop_Oval"
 HEAD2HEAD_TEMPLATE = (
-    Path(__file__).resolve().parents[1] / "src/artifacts/yaml/head2head_yaml_template.yaml"
+    Path(__file__).resolve().parents[2] / "src/artifacts/yaml/head2head_yaml_template.yaml"
 )
 CONTINUOUS = {
     "action_space": {

@@ -2,19 +2,18 @@
 
 Each job runs the engine image's entry point (``markov.runners.job``) with the job's own
 environment, so these tests cover the whole contract: set-up, upload, trainer and rollout jobs
-synchronising through S3, states, logs, stops, evaluations and clean-up (tests/aws_harness.py).
+synchronising through S3, states, logs, stops, evaluations and clean-up (tests/aws/aws_harness.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
+from aws_experiments import JOB_TIMEOUT_S, TRACK, prepared_experiment, wait_until_done
 from moto import settings as moto_settings
 
 from workshop_helpers.backends import (
@@ -26,7 +25,7 @@ from workshop_helpers.backends import (
 )
 from workshop_helpers.backends.aws.backend import AwsBackend
 from workshop_helpers.backends.aws.cleanup import cleanup
-from workshop_helpers.backends.aws.config import AwsSettings, load_settings
+from workshop_helpers.backends.aws.config import load_settings
 from workshop_helpers.backends.aws.cost import HOURLY_USD, UnknownInstanceType, estimate
 from workshop_helpers.backends.aws.image import image_tag
 from workshop_helpers.backends.aws.naming import EXPERIMENT_TAG, job_stem
@@ -35,90 +34,14 @@ from workshop_helpers.backends.aws.setup import setup_workshop
 from workshop_helpers.bundle import upload_run_inputs
 from workshop_helpers.evaluations import evaluation_table, start_evaluations, wait_for_evaluations
 from workshop_helpers.experiment import Experiment, new_experiment
-from workshop_helpers.model_config import (
-    load_action_preset,
-    write_hyperparameters,
-    write_model_metadata,
-)
+from workshop_helpers.model_config import load_action_preset, write_model_metadata
 from workshop_helpers.reward import load_reward_example, write_reward_function
 from workshop_helpers.training import training_metrics
-from workshop_helpers.yaml_params import training_params_for, write_params
 
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")]
 
-TRACK = "Workshop_Oval"
-TINY = {
-    "num_episodes_between_training": 4,
-    "num_epochs": 1,
-    "batch_size": 32,
-    "term_cond_max_episodes": 2,
-}
-# Waits end by events; this limit is only reached by a hang (a busy machine runs ~5x slower).
-JOB_TIMEOUT_S = 1800
 RUNTIME_S = JOB_TIMEOUT_S + 420 + 180 + 120
 """MaxRuntimeInSeconds of such a training: start-up allowance, export margin and backstop."""
-
-
-@dataclass
-class Aws:
-    """The harness, the saved settings and a printer that keeps what the backend printed."""
-
-    harness: object
-    settings: AwsSettings
-    printed: list[str]
-
-    def backend(self) -> AwsBackend:
-        return AwsBackend(self.settings, printer=self.printed.append)
-
-    def sagemaker(self):
-        return boto3.client("sagemaker")
-
-
-@pytest.fixture(scope="module")
-def aws(aws_harness, tmp_path_factory) -> Iterator[Aws]:
-    """A fresh moto account with the workshop set up (bucket, role, pushed engine image), in
-    multi-job mode: these tests cover the engine-image (Dockerfile) and multi-job modes; the
-    defaults (prebuilt image, one job) are covered by tests/test_aws_modes.py."""
-    aws_harness.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DR_JOB_MODE", "multi-job")
-        for name in ("AWS_PROFILE", "DR_AWS_BUCKET", "DR_AWS_ROLE_ARN", "DR_IMAGE_URI"):
-            patch.delenv(name, raising=False)
-        for name, value in aws_harness.environment().items():
-            patch.setenv(name, value)
-        patch.setenv("DR_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-        image = aws_harness.push_image()
-        report = setup_workshop(image_uri=image)
-        yield Aws(aws_harness, report.settings, [])
-        aws_harness.terminate_all()
-
-
-def prepared_experiment(aws: Aws, name: str, workers: int = 2) -> Experiment:
-    """An aws experiment with tiny training inputs and the bundle uploaded to S3."""
-    experiment = new_experiment(name, "aws", world_name=TRACK, store_url=aws.settings.store_url)
-    write_model_metadata(experiment, load_action_preset("drfc_default"))
-    write_reward_function(experiment, load_reward_example("prevent_zig_zag"))
-    write_hyperparameters(experiment, TINY)
-    write_params(
-        experiment, training_params_for(experiment, num_workers=workers, MIN_EVAL_TRIALS="1")
-    )
-    upload_run_inputs(experiment, world_name=TRACK, num_workers=workers)
-    return experiment
-
-
-def wait_until_done(backend: AwsBackend, experiment: Experiment) -> list[list[JobState]]:
-    """Poll training_jobs until every job has ended; returns every poll's states."""
-    history = []
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while time.monotonic() < deadline:
-        states = backend.training_jobs(experiment)
-        history.append(states)
-        if states and all(state.done for state in states):
-            return history
-        time.sleep(0.5)
-    raise AssertionError(
-        f"training jobs of {experiment.id} still running after {JOB_TIMEOUT_S} s: {history[-1]}"
-    )
 
 
 def job_names(experiment: Experiment) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from shapely.geometry import LineString, Polygon
+from track_fixtures import OFFICIAL_FILES_DIR
 
 from markov.tracks import official
 from markov.tracks.builtin import BUILTIN_TRACKS, builtin_route
@@ -22,7 +23,6 @@ from markov.tracks.official import (
     resolve_route_file,
 )
 
-SHARED_TRACKS = Path(__file__).resolve().parents[1].parent / "shared" / "tracks"
 CLOSED_TRACKS = [name for name, info in BUILTIN_TRACKS.items() if info.closed]
 
 
@@ -280,16 +280,19 @@ def test_cache_folder_follows_the_environment_at_call_time(tmp_path: Path,
     assert cache_dir().parts[-2:] == ("deepracer-workshop", "tracks")
 
 
-@pytest.mark.skipif(not SHARED_TRACKS.is_dir(), reason="no reference track folder")
+@pytest.mark.skipif(
+    not OFFICIAL_FILES_DIR.is_dir(),
+    reason=f"optional: no official route files in {OFFICIAL_FILES_DIR} (set DR_TRACKS_DIR)",
+)
 def test_reference_workshop_tracks_resolve_from_dr_tracks_dir(
         cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    present = [name for name in WORKSHOP_TRACKS if (SHARED_TRACKS / f"{name}.npy").is_file()]
+    present = [name for name in WORKSHOP_TRACKS if (OFFICIAL_FILES_DIR / f"{name}.npy").is_file()]
     if not present:
         pytest.skip("no workshop track files in the reference folder")
-    monkeypatch.setenv("DR_TRACKS_DIR", str(SHARED_TRACKS))
+    monkeypatch.setenv("DR_TRACKS_DIR", str(OFFICIAL_FILES_DIR))
     for name in present:
         path = resolve_route_file(name)
-        assert path == SHARED_TRACKS / f"{name}.npy"
+        assert path == OFFICIAL_FILES_DIR / f"{name}.npy"
         route = np.load(path, allow_pickle=False)
         assert route.ndim == 2 and route.shape[1] == 6
         assert np.array_equal(route[0], route[-1])

@@ -16,8 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
-from test_aws_backend import (
+from aws_experiments import (
     JOB_TIMEOUT_S,
     TINY,
     TRACK,
@@ -25,6 +24,7 @@ from test_aws_backend import (
     prepared_experiment,
     wait_until_done,
 )
+from botocore.stub import Stubber
 
 from markov.formats.checkpoints import CheckpointReader
 from workshop_helpers.backends import TrainingRequest

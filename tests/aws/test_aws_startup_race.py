@@ -11,14 +11,13 @@ import threading
 import time
 
 import pytest
-from test_aws_backend import JOB_TIMEOUT_S, aws, prepared_experiment, wait_until_done
+from aws_experiments import JOB_TIMEOUT_S, prepared_experiment, wait_until_done
 
 import workshop_helpers.backends.aws.backend as aws_backend
 from workshop_helpers.backends import TrainingRequest
 from workshop_helpers.backends.aws.naming import job_stem
 
 pytestmark = pytest.mark.aws
-__all__ = ["aws"]  # the module's fixture, shared with test_aws_backend
 
 WAITING = "waiting for the trainer"
 

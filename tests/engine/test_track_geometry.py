@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from shapely.geometry import LinearRing, LineString
+from track_fixtures import circle_route, kidney_route, official_route, straight_route
 
-from conftest import circle_route, shared_track, straight_route
 from markov.tracks import RouteFileError, Track, load_track, validate_route
 from markov.tracks.geometry import Polyline
 
@@ -61,8 +61,14 @@ def test_waypoints_keep_raw_rows_including_closing_point() -> None:
     assert track.length == pytest.approx(Track(circle_route(points=21), "c").length)
 
 
-def test_closest_waypoints_follow_the_bisect_rule() -> None:
-    track = Track(circle_route(points=21), "c")
+@pytest.mark.parametrize(
+    "route",
+    [circle_route(points=21), kidney_route(), kidney_route(clockwise=True)],
+    ids=["circle", "kidney-ccw", "kidney-cw"],
+)
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
+def test_closest_waypoints_follow_the_bisect_rule(route: np.ndarray, reverse: bool) -> None:
+    track = Track(route, "c", reverse=reverse)
     count = len(track.waypoints)
     ndists = [track.center.project(*w).arc_length / track.length for w in track.waypoints[:-1]]
     ndists.append(1.0)
@@ -114,10 +120,30 @@ def test_route_files_load_by_path_and_report_problems(tmp_path) -> None:
         load_track(tmp_path / "missing.npy")
 
 
+@pytest.mark.parametrize("clockwise", [False, True], ids=["ccw", "cw"])
+def test_official_like_track_direction_length_and_width(clockwise: bool) -> None:
+    route = kidney_route(clockwise=clockwise)
+    track = Track(route, "kidney")
+    assert track.is_ccw is not clockwise  # the direction follows the file order
+    back = track.reversed()
+    assert back.is_ccw is clockwise and back.waypoints == track.waypoints[::-1]
+    segments = np.hypot(*np.diff(route[:, :2], axis=0).T)
+    assert track.length == pytest.approx(segments.sum()) and back.length == pytest.approx(
+        track.length
+    )
+    x, y, yaw = track.start_pose(0.0)
+    assert (x, y) == pytest.approx(tuple(route[0, :2]))
+    first_leg = route[1, :2] - route[0, :2]
+    assert (np.cos(yaw), np.sin(yaw)) == pytest.approx(
+        tuple(first_leg / np.linalg.norm(first_leg)), abs=0.05
+    )
+    assert track.width_at(x, y).width == pytest.approx(1.067, abs=0.01)
+
+
 def test_official_files_direction_and_width() -> None:
-    spain = Track(np.load(shared_track("Spain_track")), "Spain_track")
+    spain = Track(official_route("Spain_track"), "Spain_track")
     assert not spain.is_ccw  # Spain_track runs clockwise in file order
-    base = Track(np.load(shared_track("reinvent_base")), "reinvent_base")
+    base = Track(official_route("reinvent_base"), "reinvent_base")
     assert base.is_ccw
     x, y, _ = base.start_pose(0.0)
     assert base.width_at(x, y).width == pytest.approx(0.762, abs=0.02)

@@ -15,8 +15,8 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 from matplotlib.patches import FancyArrow, Rectangle
+from track_fixtures import circle_route
 
-from conftest import circle_route
 from markov.environment.model_metadata import default_model_metadata
 from markov.tracks import BUILTIN_TRACKS, WORKSHOP_TRACKS, load_track, official
 from workshop_helpers.plotting import (
