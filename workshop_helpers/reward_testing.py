@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_positions
 from markov.environment.deepracer_racetrack_env import DeepRacerRacetrackEnv
 from markov.environment.dynamics import STEP_S
 from markov.environment.episode_rules import compute_progress
@@ -26,6 +25,7 @@ from markov.environment.reward_params import (
     build_reward_params,
     copy_reward_params,
     measure_pose,
+    pose_from_front,
 )
 from markov.environment.scripted import CenterLineDriver, OffTrackDriver, ZigZagDriver
 from markov.tracks import Track, load_track
@@ -215,27 +215,14 @@ def reward_heatmap(
         yaws = [math.radians(heading)] * len(geometries)
     else:
         raise ValueError(f'heading is {heading!r}; use "track" or a heading in degrees')
-    wheels = np.array(
-        [
-            wheel_positions(*_origin_of(g.front_x, g.front_y, yaw), yaw)
-            for g, yaw in zip(geometries, yaws, strict=True)
-        ]
-    ).reshape(-1, 2)
-    wheels_on_road = track.points_on_road(wheels).reshape(-1, 4)
 
     values = np.empty(len(geometries))
-    for i, (geometry, yaw, wheel_flags) in enumerate(
-        zip(geometries, yaws, wheels_on_road, strict=True)
-    ):
+    for i, (geometry, yaw) in enumerate(zip(geometries, yaws, strict=True)):
         lap_percent = 100.0 * geometry.ndist
         steps = 1 + math.ceil(geometry.ndist * track.length / (speed * STEP_S))
         params = build_reward_params(
-            track=track,
-            geometry=geometry,
-            heading_rad=yaw,
-            all_wheels_on_track=bool(wheel_flags.all()),
-            is_offtrack=not bool(wheel_flags.any()),
-            is_crashed=False,
+            track,
+            pose_from_front(track, geometry, yaw),
             # A car that arrived here driving forwards had about this progress one step ago.
             progress=compute_progress(geometry.ndist, 0.0, lap_percent),
             steps=steps,
@@ -289,14 +276,6 @@ def _grid_axes(track: Track, resolution: float) -> tuple[np.ndarray, np.ndarray]
     xs = np.arange(low[0], high[0] + resolution / 2.0, resolution)
     ys = np.arange(low[1], high[1] + resolution / 2.0, resolution)
     return xs, ys
-
-
-def _origin_of(front_x: float, front_y: float, yaw: float) -> tuple[float, float]:
-    """The car origin whose reference point is (front_x, front_y) at heading ``yaw``."""
-    return (
-        front_x - FRONT_POINT_OFFSET_M * math.cos(yaw),
-        front_y - FRONT_POINT_OFFSET_M * math.sin(yaw),
-    )
 
 
 def _short_text(value: Any) -> str:

@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from markov.environment import dynamics
-from markov.environment.car_geometry import front_point, wheel_positions
+from markov.environment.car_geometry import front_point
 from markov.environment.episode_rules import (
     RESET_STATUSES,
     ResetRules,
@@ -46,8 +46,7 @@ from markov.environment.reward_params import (
     build_reward_params,
     copy_reward_params,
     frustum_camera_offsets,
-    measure_pose,
-    object_reward_params,
+    pose_from_origin,
 )
 from markov.environment.sensors import (
     CAMERA_SENSORS,
@@ -249,12 +248,9 @@ class DeepRacerRacetrackEnv(gym.Env):
         self._steps += 1
         car, track, phase = self._car, self.track, self._phase
 
-        fx, fy = front_point(car.x, car.y, car.yaw)
-        geometry = measure_pose(track, fx, fy)
+        pose = pose_from_origin(track, car.x, car.y, car.yaw)
+        geometry = pose.geometry
         progress = compute_progress(geometry.ndist, self.start_ndist, self._prev_progress)
-        on_road = track.points_on_road(wheel_positions(car.x, car.y, car.yaw))
-        all_wheels_on_track = bool(on_road.all())
-        is_offtrack = not bool(on_road.any())
         moved = distance_moved(*self._previous_origin, car.x, car.y)
         self._previous_origin = (car.x, car.y)
         objects = self._objects
@@ -267,36 +263,24 @@ class DeepRacerRacetrackEnv(gym.Env):
             status = self._rules.evaluate(
                 progress=progress,
                 prev_progress=self._prev_progress,
-                off_track=is_offtrack,
+                off_track=pose.is_offtrack,
                 crashed=collided >= 0,
                 moved_m=moved,
             )
         else:
             status = phase
         params = build_reward_params(
-            track=track,
-            geometry=geometry,
-            heading_rad=car.yaw,
-            all_wheels_on_track=all_wheels_on_track,
-            is_offtrack=is_offtrack,
-            is_crashed=status == "crashed",
+            track,
+            pose,
             progress=progress,
             steps=self._steps,
             speed=speed_cmd,
             steering_angle=steering_cmd,
             sim_time=self.sim_time,
+            is_crashed=status == "crashed",
+            objects=objects,
+            camera_offsets=self._camera_offsets,
         )
-        if objects is not None:
-            params.update(
-                object_reward_params(
-                    objects,
-                    geometry.ndist * track.length,
-                    car.x,
-                    car.y,
-                    car.yaw,
-                    self._camera_offsets,
-                )
-            )
         params.update(extra_params(params, self))
         pause_shown = self._pause_remaining if phase == PAUSE else 0.0
         if phase == RUN:
@@ -328,15 +312,15 @@ class DeepRacerRacetrackEnv(gym.Env):
         simtrace = {
             "episode": self.episode_index,
             "steps": float(self._steps),
-            "X": fx,
-            "Y": fy,
+            "X": geometry.front_x,
+            "Y": geometry.front_y,
             "yaw": params["heading"],
             "steer": steering_cmd,
             "throttle": speed_cmd,
             "action": self.actions.simtrace_action(action),
             "reward": reward,
             "done": self._done,
-            "all_wheels_on_track": all_wheels_on_track,
+            "all_wheels_on_track": pose.all_wheels_on_track,
             "progress": progress,
             "closest_waypoint": geometry.closest_waypoint,
             "track_len": track.length,
