@@ -27,6 +27,7 @@ from markov.environment.reward_params import (
     measure_pose,
     pose_from_front,
 )
+from markov.environment.reward_params_glossary import REWARD_PARAMS_GLOSSARY
 from markov.environment.scripted import CenterLineDriver, OffTrackDriver, ZigZagDriver
 from markov.tracks import Track, load_track
 
@@ -42,36 +43,6 @@ SCRIPTED_DRIVERS: dict[str, Callable[[], Any]] = {
 
 _PARAMS_TABLE_STEPS = 60
 """Steps the centre-line car drives before its params are shown (about 4 s, past the start)."""
-
-PARAM_MEANINGS: dict[str, str] = {
-    "all_wheels_on_track": "True while all four wheel centres are on the road.",
-    "x": "x position in metres of the car's reference point, 0.14 m ahead of its centre.",
-    "y": "y position in metres of the car's reference point, 0.14 m ahead of its centre.",
-    "heading": "Direction the car points, in degrees from the +x axis (counter-clockwise +).",
-    "distance_from_center": "Metres from the reference point to the nearest centre-line point.",
-    "is_left_of_center": "True when the reference point is left of the centre line.",
-    "progress": "Percent of the lap driven since this episode's start point (0 to 100).",
-    "steps": "Steps taken in this episode (15 per second), counting the first preparation step.",
-    "speed": "Speed in m/s that the chosen action commands.",
-    "steering_angle": "Steering angle in degrees that the chosen action commands (+ = left).",
-    "track_width": "Width of the road in metres at the car's position.",
-    "track_length": "Length of the centre line in metres.",
-    "waypoints": "Centre-line points (x, y) of the track in driving order.",
-    "closest_waypoints": "Indices of the waypoints just behind and just ahead of the car.",
-    "is_offtrack": "True when no wheel touches the road any more.",
-    "is_crashed": "True when the car has hit an obstacle or a bot car.",
-    "is_reversed": "True when the track is driven against its usual direction.",
-    "projection_distance": "Metres along the centre line from its first point to the car.",
-    "closest_objects": "Indices of the objects just behind and just ahead of the car.",
-    "objects_location": "Positions (x, y) of the obstacles and bot cars.",
-    "objects_distance": "Distance of each object along the centre line from its first point.",
-    "objects_distance_from_center": "Distance of each object from the centre line, in metres.",
-    "objects_left_of_center": "For each object, whether it is left of the centre line.",
-    "objects_heading": "Heading of each object in radians (0 for boxes).",
-    "objects_speed": "Speed of each object in m/s (0 for boxes).",
-    "object_in_camera": "True when the next object ahead is in the front camera's view.",
-    "sim_time": "Simulation time in seconds at the start of the step.",
-}
 
 
 @dataclass(frozen=True)
@@ -245,7 +216,7 @@ def params_table(world_name: str | Track, model_metadata: MetadataSource = None)
     run = _drive(env, "center", CenterLineDriver(), max_steps=_PARAMS_TABLE_STEPS, seed=0)
     params = run.params[-1]
     return [
-        {"key": key, "example": _short_text(value), "meaning": PARAM_MEANINGS.get(key, "")}
+        {"key": key, "example": _short_text(value), "meaning": _meaning(key)}
         for key, value in params.items()
     ]
 
@@ -276,6 +247,12 @@ def _grid_axes(track: Track, resolution: float) -> tuple[np.ndarray, np.ndarray]
     xs = np.arange(low[0], high[0] + resolution / 2.0, resolution)
     ys = np.arange(low[1], high[1] + resolution / 2.0, resolution)
     return xs, ys
+
+
+def _meaning(key: str) -> str:
+    """The glossary's meaning of a params key ("" for a key an extension adds)."""
+    info = REWARD_PARAMS_GLOSSARY.get(key)
+    return info.meaning if info is not None else ""
 
 
 def _short_text(value: Any) -> str:
