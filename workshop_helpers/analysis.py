@@ -26,11 +26,10 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 
-from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_positions
 from markov.environment.dynamics import STEP_S
 from markov.environment.episode_status import NON_RUN_STATUSES, EpisodeStatus
 from markov.environment.reward_function import load_reward_function
-from markov.environment.reward_params import build_reward_params, measure_pose
+from markov.environment.reward_params import build_reward_params, measure_pose, pose_from_front
 from markov.formats.layout import RunLayout
 from markov.formats.metrics import read_training_metrics
 from markov.formats.simtrace import SIMTRACE_COLUMNS, SimtraceFormatError, read_simtrace
@@ -677,25 +676,18 @@ def _replay_params(
     sim_time: float,
     status: str,
 ) -> dict[str, Any]:
-    yaw = math.radians(heading_deg)
-    origin_x = x - FRONT_POINT_OFFSET_M * math.cos(yaw)
-    origin_y = y - FRONT_POINT_OFFSET_M * math.sin(yaw)
-    wheels_on_road = track.points_on_road(wheel_positions(origin_x, origin_y, yaw))
-    params = build_reward_params(
-        track=track,
-        geometry=measure_pose(track, x, y),
-        heading_rad=yaw,
-        all_wheels_on_track=bool(on_track),
-        is_offtrack=not bool(wheels_on_road.any()),
-        is_crashed=status == EpisodeStatus.CRASHED,
+    pose = pose_from_front(track, measure_pose(track, x, y), math.radians(heading_deg), heading_deg)
+    return build_reward_params(
+        track,
+        pose,
         progress=progress,
         steps=steps,
         speed=speed,
         steering_angle=steering,
         sim_time=sim_time,
+        is_crashed=status == EpisodeStatus.CRASHED,
+        all_wheels_on_track=bool(on_track),
     )
-    params["heading"] = heading_deg
-    return params
 
 
 def plot_reward_comparison(replayed: pd.DataFrame, ax: Axes | None = None) -> Axes:

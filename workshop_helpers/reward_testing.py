@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from markov.environment.car_geometry import FRONT_POINT_OFFSET_M, wheel_positions
 from markov.environment.deepracer_racetrack_env import DeepRacerRacetrackEnv
 from markov.environment.dynamics import STEP_S
 from markov.environment.episode_rules import compute_progress
@@ -27,7 +26,9 @@ from markov.environment.reward_params import (
     build_reward_params,
     copy_reward_params,
     measure_pose,
+    pose_from_front,
 )
+from markov.environment.reward_params_glossary import REWARD_PARAMS_GLOSSARY
 from markov.environment.scripted import CenterLineDriver, OffTrackDriver, ZigZagDriver
 from markov.tracks import Track, load_track
 
@@ -43,36 +44,6 @@ SCRIPTED_DRIVERS: dict[str, Callable[[], Any]] = {
 
 _PARAMS_TABLE_STEPS = 60
 """Steps the centre-line car drives before its params are shown (about 4 s, past the start)."""
-
-PARAM_MEANINGS: dict[str, str] = {
-    "all_wheels_on_track": "True while all four wheel centres are on the road.",
-    "x": "x position in metres of the car's reference point, 0.14 m ahead of its centre.",
-    "y": "y position in metres of the car's reference point, 0.14 m ahead of its centre.",
-    "heading": "Direction the car points, in degrees from the +x axis (counter-clockwise +).",
-    "distance_from_center": "Metres from the reference point to the nearest centre-line point.",
-    "is_left_of_center": "True when the reference point is left of the centre line.",
-    "progress": "Percent of the lap driven since this episode's start point (0 to 100).",
-    "steps": "Steps taken in this episode (15 per second), counting the first preparation step.",
-    "speed": "Speed in m/s that the chosen action commands.",
-    "steering_angle": "Steering angle in degrees that the chosen action commands (+ = left).",
-    "track_width": "Width of the road in metres at the car's position.",
-    "track_length": "Length of the centre line in metres.",
-    "waypoints": "Centre-line points (x, y) of the track in driving order.",
-    "closest_waypoints": "Indices of the waypoints just behind and just ahead of the car.",
-    "is_offtrack": "True when no wheel touches the road any more.",
-    "is_crashed": "True when the car has hit an obstacle or a bot car.",
-    "is_reversed": "True when the track is driven against its usual direction.",
-    "projection_distance": "Metres along the centre line from its first point to the car.",
-    "closest_objects": "Indices of the objects just behind and just ahead of the car.",
-    "objects_location": "Positions (x, y) of the obstacles and bot cars.",
-    "objects_distance": "Distance of each object along the centre line from its first point.",
-    "objects_distance_from_center": "Distance of each object from the centre line, in metres.",
-    "objects_left_of_center": "For each object, whether it is left of the centre line.",
-    "objects_heading": "Heading of each object in radians (0 for boxes).",
-    "objects_speed": "Speed of each object in m/s (0 for boxes).",
-    "object_in_camera": "True when the next object ahead is in the front camera's view.",
-    "sim_time": "Simulation time in seconds at the start of the step.",
-}
 
 
 @dataclass(frozen=True)
@@ -216,27 +187,14 @@ def reward_heatmap(
         yaws = [math.radians(heading)] * len(geometries)
     else:
         raise ValueError(f'heading is {heading!r}; use "track" or a heading in degrees')
-    wheels = np.array(
-        [
-            wheel_positions(*_origin_of(g.front_x, g.front_y, yaw), yaw)
-            for g, yaw in zip(geometries, yaws, strict=True)
-        ]
-    ).reshape(-1, 2)
-    wheels_on_road = track.points_on_road(wheels).reshape(-1, 4)
 
     values = np.empty(len(geometries))
-    for i, (geometry, yaw, wheel_flags) in enumerate(
-        zip(geometries, yaws, wheels_on_road, strict=True)
-    ):
+    for i, (geometry, yaw) in enumerate(zip(geometries, yaws, strict=True)):
         lap_percent = 100.0 * geometry.ndist
         steps = 1 + math.ceil(geometry.ndist * track.length / (speed * STEP_S))
         params = build_reward_params(
-            track=track,
-            geometry=geometry,
-            heading_rad=yaw,
-            all_wheels_on_track=bool(wheel_flags.all()),
-            is_offtrack=not bool(wheel_flags.any()),
-            is_crashed=False,
+            track,
+            pose_from_front(track, geometry, yaw),
             # A car that arrived here driving forwards had about this progress one step ago.
             progress=compute_progress(geometry.ndist, 0.0, lap_percent),
             steps=steps,
@@ -259,7 +217,7 @@ def params_table(world_name: str | Track, model_metadata: MetadataSource = None)
     run = _drive(env, "center", CenterLineDriver(), max_steps=_PARAMS_TABLE_STEPS, seed=0)
     params = run.params[-1]
     return [
-        {"key": key, "example": _short_text(value), "meaning": PARAM_MEANINGS.get(key, "")}
+        {"key": key, "example": _short_text(value), "meaning": _meaning(key)}
         for key, value in params.items()
     ]
 
@@ -292,12 +250,10 @@ def _grid_axes(track: Track, resolution: float) -> tuple[np.ndarray, np.ndarray]
     return xs, ys
 
 
-def _origin_of(front_x: float, front_y: float, yaw: float) -> tuple[float, float]:
-    """The car origin whose reference point is (front_x, front_y) at heading ``yaw``."""
-    return (
-        front_x - FRONT_POINT_OFFSET_M * math.cos(yaw),
-        front_y - FRONT_POINT_OFFSET_M * math.sin(yaw),
-    )
+def _meaning(key: str) -> str:
+    """The glossary's meaning of a params key ("" for a key an extension adds)."""
+    info = REWARD_PARAMS_GLOSSARY.get(key)
+    return info.meaning if info is not None else ""
 
 
 def _short_text(value: Any) -> str:

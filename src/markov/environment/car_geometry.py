@@ -35,6 +35,14 @@ def front_point(x: float, y: float, yaw: float) -> tuple[float, float]:
     )
 
 
+def origin_of_front_point(front_x: float, front_y: float, yaw: float) -> tuple[float, float]:
+    """Return the car origin whose front point (see `front_point`) is (front_x, front_y)."""
+    return (
+        front_x - FRONT_POINT_OFFSET_M * math.cos(yaw),
+        front_y - FRONT_POINT_OFFSET_M * math.sin(yaw),
+    )
+
+
 def _place(x: float, y: float, yaw: float, offsets: tuple[tuple[float, float], ...]) -> np.ndarray:
     """Rotate car-frame offsets by `yaw` and translate them to (x, y)."""
     cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)

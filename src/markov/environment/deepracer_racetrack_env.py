@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 from markov.environment import dynamics
-from markov.environment.car_geometry import front_point, wheel_positions
+from markov.environment.car_geometry import front_point
 from markov.environment.episode_rules import ResetRules, compute_progress, distance_moved
 from markov.environment.episode_status import RESET_STATUSES, EpisodeStatus
 from markov.environment.extra_params import extra_params, load_extensions
@@ -40,12 +40,12 @@ from markov.environment.model_metadata import (
 from markov.environment.objects import TrackObjects, lane_pose
 from markov.environment.reward_function import RewardFunction, load_reward_function
 from markov.environment.reward_params import (
+    CarPose,
     PoseGeometry,
     build_reward_params,
     copy_reward_params,
     frustum_camera_offsets,
-    measure_pose,
-    object_reward_params,
+    pose_from_origin,
 )
 from markov.environment.sensors import (
     CAMERA_SENSORS,
@@ -82,6 +82,7 @@ class _Judgement:
 
     car: dynamics.CarState
     phase: str
+    pose: CarPose
     front: tuple[float, float]
     geometry: PoseGeometry
     progress: float
@@ -353,11 +354,9 @@ class DeepRacerRacetrackEnv(gym.Env):
         lap complete, crashed, off track, reversed, immobilized or in progress (RUN phase only;
         the other phases are their own status)."""
         car, track, phase = self._car, self.track, self._phase
-        fx, fy = front_point(car.x, car.y, car.yaw)
-        geometry = measure_pose(track, fx, fy)
+        pose = pose_from_origin(track, car.x, car.y, car.yaw)
+        geometry = pose.geometry
         progress = compute_progress(geometry.ndist, self.start_ndist, self._prev_progress)
-        on_road = track.points_on_road(wheel_positions(car.x, car.y, car.yaw))
-        is_offtrack = not bool(on_road.any())
         moved = distance_moved(*self._previous_origin, car.x, car.y)
         self._previous_origin = (car.x, car.y)
         collided = -1
@@ -368,7 +367,7 @@ class DeepRacerRacetrackEnv(gym.Env):
             status = self._rules.evaluate(
                 progress=progress,
                 prev_progress=self._prev_progress,
-                off_track=is_offtrack,
+                off_track=pose.is_offtrack,
                 crashed=collided >= 0,
                 moved_m=moved,
             )
@@ -377,11 +376,12 @@ class DeepRacerRacetrackEnv(gym.Env):
         return _Judgement(
             car=car,
             phase=phase,
-            front=(fx, fy),
+            pose=pose,
+            front=(geometry.front_x, geometry.front_y),
             geometry=geometry,
             progress=progress,
-            all_wheels_on_track=bool(on_road.all()),
-            is_offtrack=is_offtrack,
+            all_wheels_on_track=pose.all_wheels_on_track,
+            is_offtrack=pose.is_offtrack,
             status=status,
             collided=collided,
             pause_shown=self._pause_remaining if phase == PAUSE else 0.0,
@@ -391,31 +391,18 @@ class DeepRacerRacetrackEnv(gym.Env):
     def _reward(self, judged: _Judgement, command: _Command) -> tuple[dict[str, Any], float]:
         """The reward params of the judged pose with the commanded values, and the reward
         function's answer to them (RUN phase only; 0 otherwise)."""
-        car, track, geometry = judged.car, self.track, judged.geometry
         params = build_reward_params(
-            track=track,
-            geometry=geometry,
-            heading_rad=car.yaw,
-            all_wheels_on_track=judged.all_wheels_on_track,
-            is_offtrack=judged.is_offtrack,
-            is_crashed=judged.status == EpisodeStatus.CRASHED,
+            self.track,
+            judged.pose,
             progress=judged.progress,
             steps=self._steps,
             speed=command.speed,
             steering_angle=command.steering,
             sim_time=self.sim_time,
+            is_crashed=judged.status == EpisodeStatus.CRASHED,
+            objects=self._objects,
+            camera_offsets=self._camera_offsets,
         )
-        if self._objects is not None:
-            params.update(
-                object_reward_params(
-                    self._objects,
-                    geometry.ndist * track.length,
-                    car.x,
-                    car.y,
-                    car.yaw,
-                    self._camera_offsets,
-                )
-            )
         params.update(extra_params(params, self))
         if judged.phase != RUN:
             return params, 0.0

@@ -2,7 +2,9 @@
 
 Every position-based key uses the front reference point 0.14 m ahead of the car origin
 (docs/simulator-contract.md §2.2-§2.5); ``speed`` and ``steering_angle`` are the commanded values.
-The object keys (§2.3) come from ``object_reward_params`` when the race has objects.
+``build_reward_params`` is the one builder: the env calls it on every step, the reward heatmap
+for each grid cell and the log replay for each simtrace row, each with a ``CarPose`` from
+``pose_from_origin`` or ``pose_from_front``. The keys' meanings: ``reward_params_glossary``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from markov.environment.car_geometry import front_point, origin_of_front_point, wheel_positions
 from markov.environment.objects import TrackObjects
 from markov.environment.sensors.camera import (
     CAMERA_PITCH,
@@ -72,29 +75,83 @@ def measure_pose(track: Track, front_x: float, front_y: float) -> PoseGeometry:
     )
 
 
+@dataclass(frozen=True)
+class CarPose:
+    """The car at one step as its params see it: origin, heading, front point, wheels."""
+
+    x: float
+    y: float
+    yaw: float
+    heading: float
+    """Degrees within (-180, 180], as ``params["heading"]`` shows it."""
+    geometry: PoseGeometry
+    all_wheels_on_track: bool
+    is_offtrack: bool
+    """All four wheel centres off the road."""
+
+
+def pose_from_origin(track: Track, x: float, y: float, yaw: float) -> CarPose:
+    """The pose of a car whose origin is at (x, y) with heading ``yaw`` (rad): the env's view."""
+    return _car_pose(
+        track, x, y, yaw, heading_degrees(yaw), measure_pose(track, *front_point(x, y, yaw))
+    )
+
+
+def pose_from_front(
+    track: Track, geometry: PoseGeometry, yaw: float, heading: float | None = None
+) -> CarPose:
+    """The pose of a car whose front point is ``geometry``'s, with heading ``yaw`` (rad).
+
+    ``heading`` (degrees) is the value to show as ``params["heading"]`` when it is known
+    already, e.g. logged in a simtrace; by default it is ``yaw`` in degrees.
+    """
+    x, y = origin_of_front_point(geometry.front_x, geometry.front_y, yaw)
+    shown = heading_degrees(yaw) if heading is None else heading
+    return _car_pose(track, x, y, yaw, shown, geometry)
+
+
+def _car_pose(
+    track: Track, x: float, y: float, yaw: float, heading: float, geometry: PoseGeometry
+) -> CarPose:
+    on_road = track.points_on_road(wheel_positions(x, y, yaw))
+    return CarPose(
+        x=x,
+        y=y,
+        yaw=yaw,
+        heading=heading,
+        geometry=geometry,
+        all_wheels_on_track=bool(on_road.all()),
+        is_offtrack=not bool(on_road.any()),
+    )
+
+
 def build_reward_params(
-    *,
     track: Track,
-    geometry: PoseGeometry,
-    heading_rad: float,
-    all_wheels_on_track: bool,
-    is_offtrack: bool,
-    is_crashed: bool,
+    pose: CarPose,
+    *,
     progress: float,
     steps: float,
     speed: float,
     steering_angle: float,
     sim_time: float,
+    is_crashed: bool = False,
+    all_wheels_on_track: bool | None = None,
+    objects: TrackObjects | None = None,
+    camera_offsets: Sequence[float] = (0.0,),
 ) -> dict:
-    """The params dict in the simapp's key set, types and units (§2.3).
+    """The params dict in the simapp's key set, types and units (§2.3) for a car at ``pose``.
 
-    The object keys hold their no-object defaults; ``object_reward_params`` replaces them.
+    ``all_wheels_on_track`` replaces the pose's own when given (a log's recorded value).
+    Without ``objects`` the object keys hold their no-object defaults; with them, the values
+    ``object_reward_params`` computes for the cameras at ``camera_offsets``.
     """
-    return {
-        "all_wheels_on_track": bool(all_wheels_on_track),
+    geometry = pose.geometry
+    on_track = pose.all_wheels_on_track if all_wheels_on_track is None else all_wheels_on_track
+    params = {
+        "all_wheels_on_track": bool(on_track),
         "x": geometry.front_x,
         "y": geometry.front_y,
-        "heading": heading_degrees(heading_rad),
+        "heading": pose.heading,
         "distance_from_center": geometry.distance_from_center,
         "is_left_of_center": geometry.is_left_of_center,
         "progress": progress,
@@ -105,7 +162,7 @@ def build_reward_params(
         "track_length": track.length,
         "waypoints": track.waypoints,
         "closest_waypoints": list(geometry.closest_waypoints),
-        "is_offtrack": bool(is_offtrack),
+        "is_offtrack": pose.is_offtrack,
         "is_crashed": bool(is_crashed),
         "is_reversed": track.reverse,
         "projection_distance": geometry.ndist * track.length,
@@ -119,6 +176,12 @@ def build_reward_params(
         "object_in_camera": False,
         "sim_time": sim_time,
     }
+    if objects is not None:
+        model_arc = geometry.ndist * track.length
+        params.update(
+            object_reward_params(objects, model_arc, pose.x, pose.y, pose.yaw, camera_offsets)
+        )
+    return params
 
 
 def copy_reward_params(params: dict) -> dict:
