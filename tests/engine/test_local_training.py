@@ -248,27 +248,25 @@ def test_publisher_pointer_is_never_left_on_an_incomplete_checkpoint(tmp_path) -
     assert find_resume_point(store, "p") == CheckpointRef(0, 0)
 
 
-def test_final_and_best_policies_are_exported_as_onnx_that_reproduces_the_actions(
+def test_the_best_policy_is_exported_as_onnx_that_reproduces_its_actions(
     two_worker_run, tmp_path
 ) -> None:
     import tarfile
 
     import onnxruntime
 
-    from markov.agents.restore import build_agent, load_weights
+    from markov.agents.restore import build_agent, find_checkpoint, load_weights
     from markov.formats.checkpoints import CheckpointReader
 
     run, _, _ = two_worker_run
-    for label in ("final", "best"):
-        archive = run / "export" / f"{label}-model.tar.gz"
-        with tarfile.open(archive) as tar:
-            assert {"model.onnx", "model_metadata.json"} <= set(tar.getnames())
-            tar.extractall(tmp_path / label, filter="data")
+    with tarfile.open(run / "export" / "best-model.tar.gz") as tar:
+        assert {"model.onnx", "model_metadata.json"} <= set(tar.getnames())
+        tar.extractall(tmp_path, filter="data")
     store = open_store(run.parent)
-    reader = CheckpointReader(store, run.name)
     agent = build_agent(default_model_metadata(), Hyperparameters())
-    load_weights(agent, reader.load(reader.latest()))
-    session = onnxruntime.InferenceSession(str(tmp_path / "final" / "model.onnx"))
+    best = find_checkpoint(store, run.name, "best")
+    load_weights(agent, CheckpointReader(store, run.name).load(best))
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     images = np.random.default_rng(0).integers(0, 255, (4, 120, 160, 1), dtype=np.uint8)
     (probabilities,) = session.run(None, {"FRONT_FACING_CAMERA": images})
     expected = agent.act({"FRONT_FACING_CAMERA": images}, deterministic=True)
