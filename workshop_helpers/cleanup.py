@@ -4,8 +4,8 @@
 through their backends. ``cleanup_plan()`` lists what would be deleted: each experiment's
 folder ``runs/<id>/`` (the learner's inputs and job records), its prefix in the model store
 (checkpoints, metrics, simtrace, videos; a folder for the local backend, S3 objects for AWS) and
-the engine bundle ``build/output.tar.gz``. ``cleanup()`` deletes those only after an explicit
-yes, and stops the experiments' jobs first.
+the engine bundle ``build/output.tar.gz``. ``delete_workshop_data()`` deletes those only after
+an explicit yes, and stops the experiments' jobs first.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _describe_states(states: Iterable[JobState]) -> str:
 # ---------------------------------------------------------------------------------- deleting
 @dataclass(frozen=True)
 class Target:
-    """One thing cleanup deletes: a folder, a file or a store prefix."""
+    """One thing ``delete_workshop_data`` deletes: a folder, a file or a store prefix."""
 
     label: str
     what: str
@@ -132,7 +132,7 @@ class Target:
 
 @dataclass(frozen=True)
 class CleanupPlan:
-    """What cleanup would delete, experiment by experiment."""
+    """What ``delete_workshop_data`` would delete, experiment by experiment."""
 
     experiments: tuple[Experiment, ...]
     targets: tuple[Target, ...]
@@ -154,7 +154,7 @@ class CleanupPlan:
 
 @dataclass(frozen=True)
 class CleanupResult:
-    """What cleanup deleted and what it kept (with the reason)."""
+    """What ``delete_workshop_data`` deleted and what it kept (with the reason)."""
 
     plan: CleanupPlan
     deleted: tuple[str, ...] = ()
@@ -169,8 +169,9 @@ class CleanupResult:
 
 
 def cleanup_plan(experiments: ExperimentsArg = None) -> CleanupPlan:
-    """List what ``cleanup`` would delete for ``experiments`` (default: every experiment in the
-    runs folder, plus the engine bundle ``build/output.tar.gz``); deletes nothing."""
+    """List what ``delete_workshop_data`` would delete for ``experiments`` (default: every
+    experiment in the runs folder, plus the engine bundle ``build/output.tar.gz``); deletes
+    nothing."""
     chosen = _resolve(experiments)
     targets: list[Target] = []
     for experiment in chosen:
@@ -200,7 +201,7 @@ def cleanup_plan(experiments: ExperimentsArg = None) -> CleanupPlan:
     return CleanupPlan(tuple(chosen), tuple(targets))
 
 
-def cleanup(
+def delete_workshop_data(
     experiments: ExperimentsArg = None,
     delete_run_data: bool | None = None,
     confirm: Callable[[str], str] = input,
@@ -343,7 +344,7 @@ __all__ = [
     "CleanupResult",
     "ExperimentJobs",
     "StopReport",
-    "cleanup",
     "cleanup_plan",
+    "delete_workshop_data",
     "stop_all_jobs",
 ]

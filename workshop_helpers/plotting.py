@@ -59,7 +59,7 @@ def plot_track(
     ``path`` is an ``(xs, ys)`` pair or an (N, 2) array; ``color_by`` gives one value per path
     point (reward, speed, ...) and adds a colour bar titled ``color_label``.
     """
-    track = _as_track(track_or_name)
+    track = as_track(track_or_name)
     created = ax is None
     figure, ax = _figure_and_axes(ax, figsize=(7, 5.5))
     draw_track(ax, track)
@@ -293,7 +293,8 @@ def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Fig
     return figure, new_ax
 
 
-def _as_track(track_or_name: Track | str) -> Track:
+def as_track(track_or_name: Track | str | os.PathLike[str]) -> Track:
+    """The track itself, or the track of that name or route file."""
     return track_or_name if isinstance(track_or_name, Track) else load_track(track_or_name)
 
 

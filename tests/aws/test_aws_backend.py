@@ -24,7 +24,7 @@ from workshop_helpers.backends import (
     get_backend,
 )
 from workshop_helpers.backends.aws.backend import AwsBackend
-from workshop_helpers.backends.aws.cleanup import cleanup
+from workshop_helpers.backends.aws.cleanup import stop_jobs_and_delete
 from workshop_helpers.backends.aws.config import load_settings
 from workshop_helpers.backends.aws.cost import HOURLY_USD, UnknownInstanceType, estimate
 from workshop_helpers.backends.aws.image import image_tag
@@ -416,7 +416,7 @@ def test_cleanup_stops_jobs_and_deletes_what_was_asked(aws, monkeypatch) -> None
     upload_run_inputs(experiment, world_name=TRACK, num_workers=1)
     backend = AwsBackend(setup.settings, context, printer=aws.printed.append)
     backend.start_training(experiment, TrainingRequest(num_workers=1, max_time_s=JOB_TIMEOUT_S))
-    report = cleanup(
+    report = stop_jobs_and_delete(
         context,
         setup.settings,
         [experiment],

@@ -21,7 +21,7 @@ from strict_requests import client_violations
 
 from workshop_helpers.backends import BackendError, EvaluationRequest, TrainingRequest
 from workshop_helpers.backends.aws.backend import AwsBackend
-from workshop_helpers.backends.aws.cleanup import cleanup
+from workshop_helpers.backends.aws.cleanup import stop_jobs_and_delete
 from workshop_helpers.backends.aws.config import MULTI_JOB, AwsSettings
 from workshop_helpers.backends.aws.jobs import evaluation_spec, request_body
 from workshop_helpers.backends.aws.naming import evaluation_job, job_stem, rollout_job, trainer_job
@@ -108,7 +108,7 @@ def test_a_worst_case_training_makes_only_requests_aws_accepts(
     )
     backend.evaluation_jobs(experiment)
     context = connect(settings.region)
-    report = cleanup(context, settings, [experiment], **removal)
+    report = stop_jobs_and_delete(context, settings, [experiment], **removal)
     assert report.failed == [], str(report)
     seen = strict_requests.operations()
     expected = EXPECTED if removal.get("delete_role") else {e for e in EXPECTED if e[0] != "iam"}

@@ -180,11 +180,14 @@ FOLDER_FRAGMENTS = ("model/", "ip/", "metrics/", "episodes/", "export/", "live/"
 """Folders of a run, counted at the start of a string or right after '/' or a placeholder."""
 
 ALLOWED: dict[tuple[str, str], str] = {
-    ("workshop_helpers/analysis.py", "training-simtrace/"): "patterns that recognise the "
+    ("workshop_helpers/analysis/logs.py", "training-simtrace/"): "patterns that recognise the "
     "folders of other tools (DRfC variants, console download, DRoA), which the package reads "
     "but does not write",
-    ("workshop_helpers/analysis.py", "evaluation-simtrace/"): "the same reader patterns",
-    ("workshop_helpers/analysis.py", "metrics/"): "the same reader patterns",
+    ("workshop_helpers/analysis/logs.py", "evaluation-simtrace/"): "the same reader patterns",
+    ("workshop_helpers/analysis/logs.py", "metrics/"): "the same reader patterns",
+    ("workshop_helpers/__init__.py", "training_params_"): "names of helper functions in the "
+    "notebooks' import map, not keys",
+    ("workshop_helpers/__init__.py", "evaluation_params_for"): "the same import map",
     ("src/markov/runners/job.py", "hyperparameters.json"): "SageMaker's own local file "
     "/opt/ml/input/config/hyperparameters.json inside the job, not a store key",
     ("src/markov/environment/reward_function.py", "reward_function.py"): "the file name reward "

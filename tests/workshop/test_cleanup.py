@@ -10,7 +10,7 @@ import pytest
 
 from workshop_helpers import cleanup as cleanup_module
 from workshop_helpers.backends import local as local_backend
-from workshop_helpers.cleanup import cleanup, cleanup_plan, stop_all_jobs
+from workshop_helpers.cleanup import cleanup_plan, delete_workshop_data, stop_all_jobs
 from workshop_helpers.experiment import list_experiments, new_experiment
 
 SLEEPER = "import time; time.sleep(120)"
@@ -83,7 +83,7 @@ def test_dry_run_lists_everything_and_deletes_nothing(tmp_path, capsys):
     assert first.id in text and second.id in text and "total" in text
 
     asked = []
-    result = cleanup(delete_run_data=False, confirm=asked.append)
+    result = delete_workshop_data(delete_run_data=False, confirm=asked.append)
     assert asked == []
     assert result.deleted == ()
     assert "Nothing deleted (delete_run_data=False)" in repr(result)
@@ -102,12 +102,12 @@ def test_refusal_keeps_every_file(tmp_path):
         prompts.append(prompt)
         return "no"
 
-    result = cleanup(confirm=say_no)
+    result = delete_workshop_data(confirm=say_no)
     assert len(prompts) == 1 and "yes" in prompts[0]
     assert result.deleted == ()
     assert "you answered 'no'" in result.message
     assert experiment.folder.is_dir() and _store_folder(experiment).is_dir() and bundle.is_file()
-    assert cleanup(confirm=lambda _prompt: "").deleted == ()
+    assert delete_workshop_data(confirm=lambda _prompt: "").deleted == ()
     assert experiment.folder.is_dir()
 
 
@@ -116,7 +116,7 @@ def test_confirmation_deletes_the_listed_items(tmp_path, answer):
     experiment = _experiment_with_run()
     bundle = _bundle(tmp_path)
     run_folder = _store_folder(experiment)
-    result = cleanup(confirm=lambda _prompt: answer)
+    result = delete_workshop_data(confirm=lambda _prompt: answer)
     assert len(result.deleted) == 3
     assert not experiment.folder.exists()
     assert not run_folder.exists()
@@ -132,14 +132,14 @@ def test_explicit_true_deletes_without_asking(tmp_path):
     def must_not_ask(prompt):
         raise AssertionError("cleanup asked although delete_run_data=True")
 
-    result = cleanup(delete_run_data=True, confirm=must_not_ask)
+    result = delete_workshop_data(delete_run_data=True, confirm=must_not_ask)
     assert result.deleted and not experiment.folder.exists()
 
 
 def test_chosen_experiments_only_and_the_bundle_stays(tmp_path):
     keep, drop = _experiment_with_run("keep"), _experiment_with_run("drop")
     bundle = _bundle(tmp_path)
-    result = cleanup([drop.id], delete_run_data=True)
+    result = delete_workshop_data([drop.id], delete_run_data=True)
     assert len(result.deleted) == 2
     assert not drop.folder.exists() and not _store_folder(drop).exists()
     assert keep.folder.is_dir() and _store_folder(keep).is_dir() and bundle.is_file()
@@ -171,7 +171,7 @@ def test_running_jobs_are_stopped_before_anything_is_deleted(processes, monkeypa
         real_delete(target)
 
     monkeypatch.setattr(cleanup_module, "_delete", delete)
-    result = cleanup(delete_run_data=True)
+    result = delete_workshop_data(delete_run_data=True)
     assert alive_at_delete and all(not t and not e for _label, t, e in alive_at_delete)
     assert trainer.poll() is not None and evaluation.poll() is not None
     assert len(result.deleted) == 2 and not experiment.folder.exists()
@@ -199,7 +199,7 @@ def test_an_unreachable_backend_keeps_that_experiment(tmp_path, monkeypatch):
         raise RuntimeError("no credentials")
 
     monkeypatch.setattr(cleanup_module, "get_backend", broken)
-    result = cleanup(delete_run_data=True)
+    result = delete_workshop_data(delete_run_data=True)
     assert result.deleted == ()
     assert all("could not check its jobs" in line for line in result.kept)
     assert experiment.folder.is_dir()
@@ -215,7 +215,7 @@ def test_a_failed_store_deletion_keeps_the_experiment_record(monkeypatch):
         real_delete(target)
 
     monkeypatch.setattr(cleanup_module, "_delete", store_fails)
-    result = cleanup([experiment], delete_run_data=True)
+    result = delete_workshop_data([experiment], delete_run_data=True)
     assert result.deleted == ()
     assert "could not delete it: PermissionError: access denied" in result.kept[0]
     assert "kept because its run data could not be deleted" in result.kept[1]

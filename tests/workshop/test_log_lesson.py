@@ -1,4 +1,4 @@
-"""Helpers of the log-analysis notebook (workshop_helpers.log_lesson)."""
+"""Helpers of the log-analysis notebook (workshop_helpers.analysis: summaries, readings, plots)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from markov.formats.simtrace import SimtraceWriter, training_simtrace_prefix
 from markov.presets.preset import Hyperparameters
 from markov.store import open_store
 from markov.tracks import load_track
-from workshop_helpers import analysis, log_lesson
+from workshop_helpers import analysis
+from workshop_helpers.analysis.tracks import section_starts
 from workshop_helpers.experiment import new_experiment
 from workshop_helpers.reward import load_reward_example
 
@@ -100,7 +101,7 @@ def test_run_settings_come_from_the_store(experiment):
         params={"REVERSE_DIR": "true"},
     )
 
-    settings = log_lesson.run_settings(experiment)
+    settings = analysis.run_settings(experiment)
 
     assert settings.world_name == "Workshop_Oval"
     assert settings.reverse_dir is True
@@ -110,7 +111,7 @@ def test_run_settings_come_from_the_store(experiment):
 
 
 def test_run_settings_fall_back_to_the_experiment(experiment):
-    settings = log_lesson.run_settings(experiment)
+    settings = analysis.run_settings(experiment)
 
     assert settings.world_name == TRACK
     assert settings.reverse_dir is False
@@ -129,7 +130,7 @@ def test_run_counts():
     evaluation = training.drop(columns=["unique_episode"]).assign(stream="e")
     run = analysis.RunLogs(training, pd.DataFrame(), evaluation, pd.DataFrame(), None, None)
 
-    assert log_lesson.run_counts(run) == {
+    assert analysis.run_counts(run) == {
         "workers": 2,
         "iterations": 2,
         "episodes": 3,
@@ -148,10 +149,10 @@ def test_evaluation_progress_averages_the_evaluation_phase_per_iteration():
         }
     )
 
-    progress = log_lesson.evaluation_progress(metrics)
+    progress = analysis.evaluation_progress(metrics)
 
     assert progress.to_dict("list") == {"iteration": [0, 1], "evaluation_progress": [20.0, 40.0]}
-    assert log_lesson.evaluation_progress(pd.DataFrame()).empty
+    assert analysis.evaluation_progress(pd.DataFrame()).empty
 
 
 def test_learning_table_adds_evaluation_progress_or_nan():
@@ -160,11 +161,11 @@ def test_learning_table_adds_evaluation_progress_or_nan():
         {"phase": ["evaluation"], "iteration": [1], "completion_percentage": [35.0]}
     )
 
-    table = log_lesson.learning_table(iterations, metrics)
+    table = analysis.learning_table(iterations, metrics)
 
     assert math.isnan(table["evaluation_progress"][0])
     assert table["evaluation_progress"][1] == 35.0
-    assert log_lesson.learning_table(iterations, pd.DataFrame())["evaluation_progress"].isna().all()
+    assert analysis.learning_table(iterations, pd.DataFrame())["evaluation_progress"].isna().all()
 
 
 def test_progress_plot_has_one_axes_with_or_without_evaluation():
@@ -173,7 +174,7 @@ def test_progress_plot_has_one_axes_with_or_without_evaluation():
         pd.DataFrame(),
         pd.DataFrame({"phase": ["evaluation"], "iteration": [0], "completion_percentage": [5]}),
     ):
-        ax = log_lesson.plot_progress_per_iteration(log_lesson.learning_table(iterations, metrics))
+        ax = analysis.plot_progress_per_iteration(analysis.learning_table(iterations, metrics))
         assert len(ax.figure.axes) == 1
 
 
@@ -189,7 +190,7 @@ def test_progress_plot_has_one_axes_with_or_without_evaluation():
     ],
 )
 def test_training_trend_reads_the_curve(rows, expected):
-    assert expected in log_lesson.training_trend(summary(rows))
+    assert expected in analysis.training_trend(summary(rows))
 
 
 # ----------------------------------------------------------------------------- episodes
@@ -212,15 +213,15 @@ def test_reward_progress_correlation():
     rising = episodes_frame([10, 20, 30, 40], [1, 2, 3, 4])
     falling = episodes_frame([10, 20, 30, 40], [4, 3, 2, 1])
 
-    assert log_lesson.reward_progress_correlation(rising) == pytest.approx(1.0)
-    assert "as they should" in log_lesson.describe_reward_progress(rising)
-    assert "something other than" in log_lesson.describe_reward_progress(falling)
-    assert math.isnan(log_lesson.reward_progress_correlation(rising.head(2)))
-    assert "Too few" in log_lesson.describe_reward_progress(rising.head(2))
+    assert analysis.reward_progress_correlation(rising) == pytest.approx(1.0)
+    assert "as they should" in analysis.describe_reward_progress(rising)
+    assert "something other than" in analysis.describe_reward_progress(falling)
+    assert math.isnan(analysis.reward_progress_correlation(rising.head(2)))
+    assert "Too few" in analysis.describe_reward_progress(rising.head(2))
 
 
 def test_reward_vs_progress_plot_has_a_colour_bar_also_without_laps():
-    ax = log_lesson.plot_reward_vs_progress(episodes_frame([10, 20], [1, 2]))
+    ax = analysis.plot_reward_vs_progress(episodes_frame([10, 20], [1, 2]))
     assert len(ax.figure.axes) == 2
 
 
@@ -229,14 +230,14 @@ def test_pick_episodes_prefers_laps_then_progress_then_time():
         [100, 100, 50, 5, 5], [1, 1, 1, 1, 1], time_s=[20.0, 18.0, 3.0, 1.0, 0.5]
     )
 
-    best, worst = log_lesson.pick_episodes(episodes, count=2)
+    best, worst = analysis.pick_episodes(episodes, count=2)
 
     assert best == [1, 0]
     assert worst == [3, 4]
 
 
 def test_pick_episodes_never_returns_an_episode_twice():
-    best, worst = log_lesson.pick_episodes(episodes_frame([30], [1]))
+    best, worst = analysis.pick_episodes(episodes_frame([30], [1]))
     assert (best, worst) == ([0], [])
 
 
@@ -246,11 +247,11 @@ def test_sections_match_the_action_breakdown_numbering():
     count = len(track.waypoints)
     steps = pd.DataFrame({"closest_waypoint": range(count)})
 
-    sections = log_lesson.track_sections(steps, track, sections=4)
+    sections = analysis.track_sections(steps, track, sections=4)
 
     expected = (steps["closest_waypoint"] * 4 // count).clip(upper=3)
     assert sections.tolist() == expected.tolist()
-    for number, start in enumerate(log_lesson._section_starts(track, 4)):
+    for number, start in enumerate(section_starts(track, 4)):
         assert sections[start] == number
         if start:
             assert sections[start - 1] == number - 1
@@ -265,7 +266,7 @@ def test_off_track_ends_are_the_last_steps_of_off_track_episodes():
         ]
     )
 
-    ends = log_lesson.off_track_ends(df)
+    ends = analysis.off_track_ends(df)
 
     assert ends["unique_episode"].tolist() == [0, 2]
     assert ends["steps"].tolist() == [3.0, 2.0]
@@ -276,7 +277,7 @@ def test_off_track_plot_always_has_two_axes():
     without = steps_frame([(0, 0, ["prepare", "lap_complete"], [0, 1], [1, 100], [0, 1])])
 
     for df in (with_exits, without):
-        axes = log_lesson.plot_off_track(df, TRACK)
+        axes = analysis.plot_off_track(df, TRACK)
         assert len(axes[0].figure.axes) == 2
     heights = [bar.get_height() for bar in axes[1].patches]
     assert heights == [0, 0, 0, 0]
@@ -290,12 +291,12 @@ def test_action_usage_lists_every_discrete_action_also_unused_ones():
     df["action"] = [0, 2, 2, 3]
     metadata = default_model_metadata().to_json_dict()
 
-    usage = log_lesson.action_usage(df, metadata)
+    usage = analysis.action_usage(df, metadata)
 
     assert usage["action"].tolist() == [0, 1, 2, 3, 4]
     assert usage["steps"].tolist() == [0, 0, 2, 1, 0]  # the prepare step does not count
     assert usage["percent"].tolist() == [0.0, 0.0, 66.7, 33.3, 0.0]
-    assert log_lesson.rarely_used(usage)["action"].tolist() == [0, 1, 4]
+    assert analysis.rarely_used(usage)["action"].tolist() == [0, 1, 4]
 
 
 def test_action_usage_without_a_discrete_space_uses_the_binned_labels():
@@ -303,7 +304,7 @@ def test_action_usage_without_a_discrete_space_uses_the_binned_labels():
     df["action"] = -1
     df["steering_angle"] = [11.0, 9.5, -20.0]
 
-    usage = log_lesson.action_usage(df, {"action_space": {"steering_angle": {}}})
+    usage = analysis.action_usage(df, {"action_space": {"steering_angle": {}}})
 
     assert usage["steps"].sum() == 3
     assert usage["percent"].sum() == pytest.approx(100.0, abs=0.2)
@@ -324,15 +325,15 @@ def test_replay_agreement_and_episode_ranks():
     same = replayed_frame([[1, 2], [3, 4], [0, 1]], [[1, 2], [3, 4], [0, 1]], [[0, 0]] * 3)
     flipped = replayed_frame([[1, 2], [3, 4], [0, 1]], [[3, 4], [1, 2], [5, 5]], [[0, 0]] * 3)
 
-    assert log_lesson.replay_agrees(same)
-    assert not log_lesson.replay_agrees(flipped)
-    totals = log_lesson.episode_totals(flipped)
+    assert analysis.replay_agrees(same)
+    assert not analysis.replay_agrees(flipped)
+    totals = analysis.episode_totals(flipped)
     assert totals["recorded_rank"].tolist() == [2, 1, 3]
     assert totals["new_rank"].tolist() == [2, 3, 1]
-    assert log_lesson.ranking_agreement(same) == pytest.approx(1.0)
-    assert "prefer the same episodes" in log_lesson.describe_what_if(same)
-    assert "quite different" in log_lesson.describe_what_if(flipped)
-    assert "Too few" in log_lesson.describe_what_if(same[same["unique_episode"] < 2])
+    assert analysis.ranking_agreement(same) == pytest.approx(1.0)
+    assert "prefer the same episodes" in analysis.describe_what_if(same)
+    assert "quite different" in analysis.describe_what_if(flipped)
+    assert "Too few" in analysis.describe_what_if(same[same["unique_episode"] < 2])
 
 
 def test_reward_by_action_compares_relative_pay():
@@ -340,7 +341,7 @@ def test_reward_by_action_compares_relative_pay():
     # pay of the hard-steering steps drops.
     df = replayed_frame([[1, 1, 1, 1]], [[2, 2, 1, 1]], [[0, 0, 30, 30]])
 
-    table = log_lesson.reward_by_action(df).set_index("action")
+    table = analysis.reward_by_action(df).set_index("action")
 
     straight, hard = (
         table.index[table.index.str.contains(r"\+0°")],
@@ -375,10 +376,10 @@ def test_replaying_the_recorded_reward_function_agrees_on_engine_data(tmp_path):
         training, reward_function_from_source(load_reward_example("prevent_zig_zag")), TRACK
     )
 
-    assert log_lesson.replay_agrees(own)
-    assert not log_lesson.replay_agrees(other)
-    assert len(log_lesson.episode_totals(other)) == 3
-    assert set(log_lesson.reward_by_action(other).columns) == {
+    assert analysis.replay_agrees(own)
+    assert not analysis.replay_agrees(other)
+    assert len(analysis.episode_totals(other)) == 3
+    assert set(analysis.reward_by_action(other).columns) == {
         "action",
         "steps",
         "recorded",

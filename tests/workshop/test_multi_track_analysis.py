@@ -25,7 +25,7 @@ from markov.presets.preset import Hyperparameters
 from markov.runners.local import LocalTrainingRun
 from markov.store import open_store
 from markov.tracks import Track
-from workshop_helpers import analysis, log_lesson
+from workshop_helpers import analysis
 from workshop_helpers.experiment import Experiment
 
 MAIN_TRACK = "Workshop_Oval"
@@ -51,7 +51,7 @@ def close_figures():
 
 
 @pytest.fixture(scope="module")
-def two_track_run(tmp_path_factory) -> tuple[analysis.RunLogs, log_lesson.RunSettings]:
+def two_track_run(tmp_path_factory) -> tuple[analysis.RunLogs, analysis.RunSettings]:
     store_dir = tmp_path_factory.mktemp("store")
     write_run_inputs(
         open_store(store_dir),
@@ -74,7 +74,7 @@ def two_track_run(tmp_path_factory) -> tuple[analysis.RunLogs, log_lesson.RunSet
     experiment = Experiment(
         id=PREFIX, backend="local", store_url=str(store_dir), prefix=PREFIX, world_name=MAIN_TRACK
     )
-    return analysis.load_run(Path(store_dir), PREFIX), log_lesson.run_settings(experiment)
+    return analysis.load_run(Path(store_dir), PREFIX), analysis.run_settings(experiment)
 
 
 def off_road_m(track: Track, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -104,7 +104,7 @@ def test_run_settings_give_each_worker_its_own_track(two_track_run):
 
 def test_every_path_lies_on_its_own_workers_track(two_track_run):
     run, settings = two_track_run
-    steps = log_lesson.run_steps(run.training)
+    steps = analysis.run_steps(run.training)
     on_road = steps[steps["on_track"].astype(bool)]
     assert set(on_road["worker"]) == {0, 1}
 
@@ -123,7 +123,7 @@ def test_replaying_the_runs_own_reward_reproduces_both_workers_rewards(two_track
     difference = (replayed["new_reward"] - replayed["reward"]).abs()
     for worker in (0, 1):
         assert difference[replayed["worker"] == worker].max() <= 1e-6
-    assert log_lesson.replay_agrees(replayed)
+    assert analysis.replay_agrees(replayed)
     # the old single-track replay was wrong for worker 1 (the bug this pins)
     main_only = analysis.replay_reward(run.training, own, settings.world_name)
     wrong = (main_only["new_reward"] - main_only["reward"]).abs()
@@ -141,7 +141,7 @@ def test_track_pictures_get_one_panel_per_track(two_track_run):
     assert [ax.get_title() for ax in heatmaps] == titles
     sections = analysis.plot_action_breakdown(training, by="section", track=settings.tracks)
     assert [ax.get_title() for ax in sections] == titles
-    off_track = log_lesson.plot_off_track(training, settings.tracks)
+    off_track = analysis.plot_off_track(training, settings.tracks)
     assert len(off_track) == 4
     assert [ax.get_title().split(":")[0] for ax in off_track[::2]] == titles
 
@@ -174,9 +174,9 @@ def test_sections_are_numbered_on_each_workers_track(two_track_run):
     run, settings = two_track_run
     steps = run.training
 
-    sections = log_lesson.track_sections(steps, settings.tracks, sections=4)
+    sections = analysis.track_sections(steps, settings.tracks, sections=4)
 
     for worker, track in settings.tracks.items():
         rows = steps["worker"] == worker
-        expected = analysis.track_sections(steps.loc[rows, "closest_waypoint"], track, 4)
+        expected = analysis.track_sections(steps[rows], track, 4)
         assert sections[rows].tolist() == expected.tolist()

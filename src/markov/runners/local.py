@@ -39,6 +39,7 @@ from markov.formats.run_inputs import (
 )
 from markov.presets.preset import SYNC_TYPE_VARIABLE, Hyperparameters
 from markov.runners.failure_report import failure_headline, failure_summary
+from markov.runners.stop_rule import StopCause, WorkerView, workers_to_stop
 from markov.store import ModelStore, open_store
 from markov.store.folder import FolderStore
 from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE
@@ -249,16 +250,30 @@ class LocalTrainingRun:
             time.sleep(POLL_S)
             self._report_progress()
             code = trainer.poll()
-            if code is not None:
+            if code == 0:
                 self._report_progress()
-                if code != 0:
-                    return self._fail(f"The trainer failed (exit {code})", trainer)
                 self._wait_for_workers()
                 latest = CheckpointReader(self.store, self.prefix).latest()
                 if latest is None or latest.number == 0:
                     return self._fail("No iteration was trained; the trainer's log", trainer)
                 return 0
-            if all(child.poll() == 0 for child in self._children[1:]):
+            # the trainer may finish after its workers: it has WORKERLESS_GRACE_S to exit
+            decision = workers_to_stop(
+                _view(trainer, restarted=False),
+                [_view(child, restarted=True) for child in self._children[1:]],
+                training_finished=False,
+            )
+            if decision is not None and decision.cause is StopCause.TRAINER_FAILED:
+                self._report_progress()
+                return self._fail(f"The trainer failed (exit {code})", trainer)
+            if decision is not None and decision.cause is StopCause.LASTING_FAILURE:
+                child = next(c for c in self._children if c.name == decision.culprit)
+                return self._fail(
+                    f"{child.name} failed, and a restart would fail the same way "
+                    f"(exit {child.poll()}; log {child.log_path})",
+                    child,
+                )
+            if decision is not None and decision.cause is StopCause.NO_ROLLOUT_WORKER_LEFT:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > WORKERLESS_GRACE_S:
                     return self._fail(
@@ -272,12 +287,6 @@ class LocalTrainingRun:
                 code = child.poll()
                 if code is None or code == 0:
                     continue
-                if code == EXIT_DETERMINISTIC_FAILURE:
-                    return self._fail(
-                        f"{child.name} failed, and a restart would fail the same way "
-                        f"(exit {code}; log {child.log_path})",
-                        child,
-                    )
                 if child.restarts >= MAX_WORKER_RESTARTS:
                     return self._fail(
                         f"{child.name} failed {child.restarts + 1} times (exit {code}; log "
@@ -441,6 +450,20 @@ def ensure_writable(store: ModelStore, prefix: str) -> None:
             "training writes its checkpoints and logs there. Make the folder writable, or "
             "pass --store with a folder you may write to."
         ) from None
+
+
+def _view(child: Child, restarted: bool) -> WorkerView:
+    """The stop rule's view of a child process. A ``restarted`` child (a rollout worker) that
+    crashed for a passing reason counts as running: the runner starts it again."""
+    code = child.poll()
+    crashed = code not in (None, 0)
+    lasting = code == EXIT_DETERMINISTIC_FAILURE
+    return WorkerView(
+        child.name,
+        running=code is None or (restarted and crashed and not lasting),
+        failed=crashed,
+        lasting_failure=lasting,
+    )
 
 
 def check_prefix_options(

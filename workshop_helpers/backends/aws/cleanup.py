@@ -126,7 +126,7 @@ def delete_job_role(context: AwsContext) -> None:
     iam.delete_role(RoleName=name)
 
 
-def cleanup(
+def stop_jobs_and_delete(
     context: AwsContext,
     settings: AwsSettings,
     experiments: Iterable[Experiment] = (),

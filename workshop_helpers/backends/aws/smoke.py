@@ -13,7 +13,7 @@ import time
 
 from workshop_helpers.backends import TrainingRequest
 from workshop_helpers.backends.aws.backend import AwsBackend
-from workshop_helpers.backends.aws.cleanup import cleanup
+from workshop_helpers.backends.aws.cleanup import stop_jobs_and_delete
 from workshop_helpers.backends.aws.cost import HOURLY_USD
 from workshop_helpers.backends.aws.setup import setup_workshop
 from workshop_helpers.bundle import upload_run_inputs
@@ -55,7 +55,9 @@ def main() -> int:
             f"Billed about {sum(seconds):.0f} s on {settings.instance_type}: "
             f"${sum(seconds) / 3600 * price:.3f} (plus cents of S3 requests)."
         )
-        print(cleanup(backend.context, settings, [experiment], delete_data="experiments"))
+        print(
+            stop_jobs_and_delete(backend.context, settings, [experiment], delete_data="experiments")
+        )
     return 0 if all(state.state == "completed" for state in states) else 1
 
 

@@ -1,14 +1,6 @@
-"""The local runner's rules for jobs that cannot watch each other, applied when polled.
-
-On one machine ``markov.runners.local`` stops every worker when the trainer fails, and fails
-the run when every rollout worker has gone while the trainer still waits for episodes. SageMaker
-jobs run on separate instances, so the AWS backend applies the same rules each time a notebook
-asks for the jobs' state:
-
-* the trainer failed or was stopped, and rollout jobs still run: stop them (they would wait for
-  checkpoints until their MaxRuntimeInSeconds);
-* no rollout job runs any more and the trainer has not written ``.finished``: stop the trainer
-  (it would wait for episodes until its time limit).
+"""The training's stop rule (``markov.runners.stop_rule``, the one the local runner applies) for
+SageMaker jobs, which run on separate instances and cannot watch each other: the AWS backend
+applies it each time a notebook asks for the jobs' state, and stops what it says.
 
 A rollout job that dies is not replaced (a new job needs minutes to start); the trainer goes on
 with the other workers once ``ROLLOUT_TIMEOUT_S`` has passed, as it does locally. A rollout job
@@ -21,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from markov.runners.failure_report import is_deterministic_reason
+from markov.runners.stop_rule import StopCause, WorkerView, workers_to_stop
 from workshop_helpers.backends.aws.status import JobInfo
+
+FAILED_STATUSES = ("Failed", "Stopped")
 
 
 @dataclass(frozen=True)
@@ -33,16 +28,28 @@ class Decision:
 
 
 def decide(trainer: JobInfo, rollouts: list[JobInfo], training_finished: bool) -> Decision | None:
-    """What to stop now, if anything."""
-    running = [job for job in rollouts if job.active]
-    if trainer.status in ("Failed", "Stopped") and running:
-        return Decision(running, f"the trainer is {trainer.status.lower()}")
-    hopeless = [job for job in rollouts if is_deterministic_reason(job.failure_reason)]
-    if hopeless and (trainer.active or running):
-        others = [job for job in [trainer, *running] if job.active]
-        return Decision(others, hopeless[0].failure_reason)
-    if trainer.active and rollouts and not running and not training_finished:
-        failed = [job for job in rollouts if job.failure_reason]
-        cause = f" ({failed[-1].failure_reason})" if failed else ""
-        return Decision([trainer], f"no rollout worker is left to play episodes{cause}")
-    return None
+    """What to stop now, if anything (``training_finished``: the trainer wrote ``.finished``)."""
+    decision = workers_to_stop(
+        WorkerView(trainer.job.name, trainer.active, trainer.status in FAILED_STATUSES),
+        [
+            WorkerView(
+                job.job.name,
+                job.active,
+                bool(job.failure_reason),
+                is_deterministic_reason(job.failure_reason),
+            )
+            for job in rollouts
+        ],
+        training_finished,
+    )
+    if decision is None or not decision.stop:
+        return None
+    jobs = {job.job.name: job for job in [trainer, *rollouts]}
+    stop = [jobs[name] for name in decision.stop]
+    if decision.cause is StopCause.TRAINER_FAILED:
+        return Decision(stop, f"the trainer is {trainer.status.lower()}")
+    if decision.cause is StopCause.LASTING_FAILURE:
+        return Decision(stop, jobs[decision.culprit].failure_reason)
+    failed = [job for job in rollouts if job.failure_reason]
+    cause = f" ({failed[-1].failure_reason})" if failed else ""
+    return Decision(stop, f"no rollout worker is left to play episodes{cause}")
