@@ -62,9 +62,12 @@ browser-test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/sim_throughput.py
 
-# Re-run every notebook with the small budget and store its outputs (nbval's references).
+# Re-run every notebook with the full workshop budget and store its outputs: the lesson that
+# attendees open (a car that learns, its first lap, real evaluation laps). About FULL_RUN_TIME
+# on 2 cores; run it before committing notebooks. nbval then compares the cells whose output
+# does not depend on the budget (the others carry the nbval-ignore-output tag).
 notebooks: $(STAMP)
-	DR_WORKSHOP_BUDGET=small DR_RUNS_DIR=$$(mktemp -d -t dr-notebook-runs-XXXX) \
+	DR_WORKSHOP_BUDGET=full DR_RUNS_DIR=$$(mktemp -d -t dr-notebook-runs-XXXX) \
 		$(PY) tests/execute_notebooks.py notebooks/*.ipynb
 
 # Fetch the 12 workshop tracks into the cache ahead of a class (needs the internet once).
