@@ -21,6 +21,7 @@ from markov.environment.scripted import CenterLineDriver
 from markov.formats.checkpoints import CheckpointPublisher
 from markov.formats.video import VideoRecorder
 from markov.presets.preset import Hyperparameters
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import Policy, checkpoint_policy, evaluate, scripted_policy
 from markov.store import open_store
 
@@ -48,8 +49,7 @@ def measure(
         policy,
         track,
         default_model_metadata(),
-        number_of_trials=trials,
-        number_of_resets=NUMBER_OF_RESETS,
+        EvaluationSettings(number_of_trials=trials, number_of_resets=NUMBER_OF_RESETS),
         video=video,
     )
     if video is not None:
