@@ -65,6 +65,18 @@ def episodes_for_worker(num_episodes: int, num_workers: int, worker: int) -> int
     return num_episodes // workers + (1 if worker < num_episodes % workers else 0)
 
 
+@dataclasses.dataclass(frozen=True)
+class EvaluationPoint:
+    """Where worker 0 stands when it evaluates a checkpoint: what the evaluation's metrics rows,
+    log lines and best-checkpoint record say."""
+
+    checkpoint_name: str
+    iteration: int
+    episode: int
+    share: int
+    total_steps: int
+
+
 class RolloutWorker:
     """One rollout worker of a training run."""
 
@@ -216,17 +228,8 @@ class RolloutWorker:
             )
             simtrace.flush(iteration)
             if self.worker == 0 and self.min_eval_trials > 0:
-                self._evaluate(
-                    env,
-                    agent,
-                    ref.name,
-                    iteration,
-                    episode_count,
-                    share,
-                    total_steps,
-                    metrics,
-                    live,
-                )
+                point = EvaluationPoint(ref.name, iteration, episode_count, share, total_steps)
+                self._evaluate(env, agent, point, metrics, live)
             iteration += 1
         log.info("training finished after %d episodes", episode_count)
         return 0
@@ -243,9 +246,15 @@ class RolloutWorker:
         )
 
     def _evaluate(
-        self, env, agent, checkpoint_name, iteration, episode, share, total_steps, metrics, live
+        self,
+        env: DeepRacerRacetrackEnv,
+        agent: ClippedPPOAgent,
+        point: EvaluationPoint,
+        metrics: TrainingMetricsWriter,
+        live: LiveFramePublisher | None,
     ) -> None:
         """Worker 0's in-training evaluation of the checkpoint it just played (best model)."""
+        iteration, episode, total_steps = point.iteration, point.episode, point.total_steps
         results = []
         for _ in range(self.min_eval_trials):
             record = play_episode(
@@ -267,7 +276,7 @@ class RolloutWorker:
                 record.start_time,
                 record.end_time,
                 max(episode, 1),
-                share,
+                point.share,
                 "evaluation",
                 max(record.progress, 0.0),
                 record.status,
@@ -278,8 +287,9 @@ class RolloutWorker:
                 f"Training iteration={iteration}",
                 flush=True,
             )
+        metric = _eval_metric(results, self.best_model_metric)
         CheckpointBook(self.store, self.prefix).record(
-            checkpoint_name, _eval_metric(results, self.best_model_metric), self.best_model_metric
+            point.checkpoint_name, metric, self.best_model_metric
         )
 
 
