@@ -23,15 +23,12 @@ import torch
 from torch import nn
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, atomic_output_path
+from markov.environment.model_metadata import ModelMetadataError
 
 ONNX_OPSET = 17
 ONNX_OUTPUT_NAME = "policy"
 ARCHIVE_MODEL_NAME = "model.onnx"
 ARCHIVE_METADATA_NAME = "model_metadata.json"
-
-
-class ModelMetadataError(ValueError):
-    """The model metadata given for an archive cannot be written as JSON."""
 
 
 class _PositionalPolicy(nn.Module):
