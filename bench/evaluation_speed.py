@@ -22,6 +22,7 @@ from markov.formats.checkpoints import CheckpointPublisher
 from markov.formats.layout import RunLayout
 from markov.formats.video import VideoRecorder
 from markov.presets.preset import Hyperparameters
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import Policy, checkpoint_policy, evaluate, scripted_policy
 from markov.store import open_store
 
@@ -49,8 +50,7 @@ def measure(
         policy,
         track,
         default_model_metadata(),
-        number_of_trials=trials,
-        number_of_resets=NUMBER_OF_RESETS,
+        EvaluationSettings(number_of_trials=trials, number_of_resets=NUMBER_OF_RESETS),
         video=video,
     )
     if video is not None:

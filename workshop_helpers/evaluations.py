@@ -20,6 +20,7 @@ from markov.formats.metrics import RESET_COUNT_FIELDS, STATUS_LABELS
 from markov.formats.run_inputs import RunInputError
 from markov.formats.simtrace import read_simtrace
 from markov.formats.video import inline_html
+from markov.races.settings import EvaluationSettings
 from markov.workers.evaluation import read_evaluation_yaml
 from workshop_helpers.backends import EvaluationRequest, JobState, get_backend
 from workshop_helpers.budget import workshop_budget
@@ -34,10 +35,6 @@ from workshop_helpers.yaml_params import (
 
 REQUESTS_FILE = "evaluations.json"
 _STATUS_OF_LABEL = {label: status for status, label in STATUS_LABELS.items()}
-_NOT_WORLD_KEYS = frozenset(
-    {"MODEL_S3_PREFIX", "EVAL_CHECKPOINT", "METRICS_S3_OBJECT_KEY", "REWARD_FILE_S3_KEY"}
-)
-"""Keys of an evaluation YAML that the worker uses itself (``markov.workers.evaluation``)."""
 
 
 def start_evaluations(
@@ -244,8 +241,7 @@ def _world_of(experiment: Experiment, evaluation_id: str) -> WorldConfig:
         settings = evaluation_yaml(experiment, evaluation_id)
     except RunInputError:  # an evaluation started before the jobs had their own YAML
         settings = {}
-    world = {key: value for key, value in settings.items() if key not in _NOT_WORLD_KEYS}
-    return WorldConfig.from_params(world, evaluation=True)
+    return EvaluationSettings.from_params(settings).world
 
 
 def plot_evaluation_paths(experiment: Experiment, evaluation_id: str | None = None) -> Figure:

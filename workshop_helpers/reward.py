@@ -8,7 +8,9 @@ the engine's message, instead of in a training worker minutes later.
 
 from __future__ import annotations
 
+import difflib
 import html
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,14 @@ from markov.environment.model_metadata import ModelMetadata, load_model_metadata
 from markov.environment.reward_function import RewardFunctionError, reward_function_from_source
 from markov.environment.scripted import CenterLineDriver
 from markov.formats.run_inputs import REWARD_FUNCTION, TRAINING_PARAMS
+from markov.rewards import default as default_reward
 from workshop_helpers.experiment import Experiment
 from workshop_helpers.model_config import MODEL_METADATA_FILE
 from workshop_helpers.paths import artifact_file, artifact_names, shown_path
+
+DEFAULT_REWARD_EXAMPLE = "follow_center_line"
+"""The reward example that is the engine's default reward (``markov.rewards.default``): runs
+without a reward function and learners who load this example get the same function."""
 
 TRIAL_SPEED_MPS = 1.0
 
@@ -130,14 +137,23 @@ def write_reward_function(
 
 
 def list_reward_examples() -> list[str]:
-    """Names of the reward examples in ``src/artifacts/rewards``."""
-    return artifact_names("rewards", ".py")
+    """Names of the reward examples: ``DEFAULT_REWARD_EXAMPLE`` and those in
+    ``src/artifacts/rewards``."""
+    return sorted({DEFAULT_REWARD_EXAMPLE, *artifact_names("rewards", ".py")})
 
 
 def load_reward_example(name: str) -> str:
     """The source code of a reward example (e.g. "follow_center_line"), ready to edit."""
-    path = artifact_file("rewards", name, ".py", "reward example")
-    return path.read_text(encoding="utf-8")
+    stem = name.removesuffix(".py")
+    if stem == DEFAULT_REWARD_EXAMPLE:
+        return inspect.getsource(default_reward)
+    if stem not in list_reward_examples():
+        close = difflib.get_close_matches(stem, list_reward_examples(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise FileNotFoundError(
+            f"no reward example {name!r}; {hint}Available: {', '.join(list_reward_examples())}"
+        )
+    return artifact_file("rewards", stem, ".py", "reward example").read_text(encoding="utf-8")
 
 
 def _training_params(experiment: Experiment) -> dict[str, Any]:

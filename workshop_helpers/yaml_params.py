@@ -34,6 +34,7 @@ from markov.formats.run_inputs import (
     read_params,
     training_params,
 )
+from markov.races.settings import EvaluationSettings
 from markov.tracks import available_tracks, load_track
 from markov.tracks.official import resolve_route_file
 from workshop_helpers.budget import workshop_budget
@@ -245,9 +246,10 @@ def validate_params(params: Mapping[str, Any]) -> None:
     _check_world_name(params.get("WORLD_NAME"))
     world_keys = {key: value for key, value in params.items() if key in _world_config_keys()}
     try:
-        world = WorldConfig.from_params(
-            world_keys, evaluation=params.get("JOB_TYPE") == "EVALUATION"
-        )
+        if params.get("JOB_TYPE") == "EVALUATION":  # read as the evaluation worker reads it
+            world = EvaluationSettings.from_params(world_keys).world
+        else:
+            world = WorldConfig.from_params(world_keys)
         check_objects_fit(world, params["WORLD_NAME"])
     except WorldConfigError as error:
         raise ParamsError(str(error)) from None

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from markov.agents.restore import load_policy
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import EvaluationResult, checkpoint_policy, evaluate
 from markov.runners.local import LocalTrainingRun, prepare_default_inputs
 from markov.store import open_store
@@ -24,7 +25,8 @@ EVALUATION_TRIALS = 3
 def evaluate_best(store_dir: str, prefix: str, track: str) -> EvaluationResult:
     """Evaluate the run's best checkpoint on its track (start line, no resets)."""
     agent, _, metadata = load_policy(open_store(store_dir), prefix, "best", num_threads=1)
-    return evaluate(checkpoint_policy(agent), track, metadata, number_of_trials=EVALUATION_TRIALS)
+    settings = EvaluationSettings(number_of_trials=EVALUATION_TRIALS)
+    return evaluate(checkpoint_policy(agent), track, metadata, settings)
 
 
 def main() -> int:

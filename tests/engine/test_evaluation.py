@@ -18,6 +18,7 @@ from markov.environment.scripted import CenterLineDriver, OffTrackDriver
 from markov.formats.checkpoints import CheckpointPublisher
 from markov.formats.simtrace import SIMTRACE_HEADER, read_simtrace
 from markov.presets.preset import Hyperparameters
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import evaluate, scripted_policy
 from markov.store import open_store
 from markov.workers.evaluation import EXIT_BAD_INPUT, main
@@ -75,7 +76,9 @@ def worker_environment(store_folder: Path, **overrides: str) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------- evaluate()
 def test_centre_line_driver_completes_every_trial_from_the_start_line():
-    result = evaluate(scripted_policy(CenterLineDriver(speed=1.5)), TRACK, None, number_of_trials=3)
+    result = evaluate(
+        scripted_policy(CenterLineDriver(speed=1.5)), TRACK, None, EvaluationSettings(3)
+    )
 
     assert [trial.episode_status for trial in result.trials] == ["Lap complete"] * 3
     assert [trial.reset_count for trial in result.trials] == [0, 0, 0]
@@ -93,9 +96,7 @@ def test_resets_pause_the_car_and_the_pause_counts_into_the_lap_time():
         scripted_policy(OffTrackDriver(speed=1.0)),
         TRACK,
         None,
-        number_of_trials=1,
-        number_of_resets=2,
-        off_track_penalty=1.0,
+        EvaluationSettings(number_of_trials=1, number_of_resets=2, off_track_penalty=1.0),
     )
 
     (trial,) = result.trials
@@ -113,11 +114,13 @@ def test_crashes_into_obstacles_are_counted_and_paused_for_the_collision_penalty
         scripted_policy(CenterLineDriver(speed=1.5)),
         TRACK,
         None,
-        number_of_trials=1,
-        number_of_resets=2,
-        collision_penalty=1.0,
-        race_type="OBJECT_AVOIDANCE",
-        extra_params={"NUMBER_OF_OBSTACLES": "2"},
+        EvaluationSettings(
+            number_of_trials=1,
+            number_of_resets=2,
+            collision_penalty=1.0,
+            race_type="OBJECT_AVOIDANCE",
+            world_params={"NUMBER_OF_OBSTACLES": "2"},
+        ),
     )
 
     (trial,) = result.trials
@@ -133,8 +136,7 @@ def test_continuous_evaluation_drives_the_laps_in_one_episode():
         scripted_policy(CenterLineDriver(speed=1.5)),
         TRACK,
         None,
-        number_of_trials=2,
-        is_continuous=True,
+        EvaluationSettings(number_of_trials=2, is_continuous=True),
     )
 
     first, second = result.trials
@@ -153,8 +155,7 @@ def test_evaluation_params_reject_keys_given_twice():
             scripted_policy(CenterLineDriver()),
             TRACK,
             None,
-            number_of_trials=1,
-            extra_params={"NUMBER_OF_RESETS": "3"},
+            EvaluationSettings(number_of_trials=1, world_params={"NUMBER_OF_RESETS": "3"}),
         )
 
 
@@ -217,7 +218,7 @@ def test_worker_reads_the_evaluation_yaml_with_drfc_lists(model_store):
         store.get_bytes(f"{PREFIX}/evaluation-20260101120001/evaluation-simtrace/0-iteration.csv")
     )
     kidney_length = rows[0]["track_len"]
-    oval = evaluate(scripted_policy(CenterLineDriver()), TRACK, None, number_of_trials=1)
+    oval = evaluate(scripted_policy(CenterLineDriver()), TRACK, None, EvaluationSettings(1))
     assert kidney_length != oval.simtrace_rows[0]["track_len"]
 
 

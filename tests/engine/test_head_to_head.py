@@ -21,6 +21,7 @@ from markov.formats.checkpoints import CheckpointPublisher
 from markov.formats.simtrace import SIMTRACE_HEADER, read_simtrace
 from markov.presets.preset import Hyperparameters
 from markov.races.head_to_head import GRID_GAP_M, race
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import scripted_policy
 from markov.store import open_store
 from markov.tracks import load_track
@@ -48,6 +49,7 @@ CAMERA_METADATA = {
     "version": "5",
 }
 MODELS = ("alpha", "beta")
+HEAD_TO_MODEL_ONE_TRIAL = EvaluationSettings(number_of_trials=1, race_type="HEAD_TO_MODEL")
 EVALUATION_ID = "20260101120000"
 
 
@@ -102,7 +104,7 @@ def test_each_car_sees_the_other_with_its_distance_heading_and_speed() -> None:
         drivers(1.5, 1.0),
         TRACK,
         [CONTINUOUS, CONTINUOUS],
-        number_of_trials=1,
+        HEAD_TO_MODEL_ONE_TRIAL,
         reward_functions=[recorder(0), recorder(1)],
     )
 
@@ -138,9 +140,12 @@ def test_a_faster_car_that_runs_into_a_slower_one_from_behind_is_crashed_not_the
         drivers(0.6, 2.0),  # the fast car starts 1 m behind the slow one
         TRACK,
         [CONTINUOUS, CONTINUOUS],
-        number_of_trials=1,
-        number_of_resets=100,
-        collision_penalty=1.0,
+        EvaluationSettings(
+            number_of_trials=1,
+            number_of_resets=100,
+            collision_penalty=1.0,
+            race_type="HEAD_TO_MODEL",
+        ),
     )
 
     (fast_trial,) = fast.trials
@@ -153,7 +158,8 @@ def test_a_faster_car_that_runs_into_a_slower_one_from_behind_is_crashed_not_the
 
 
 def test_cars_that_do_not_meet_both_complete_every_lap_starting_together() -> None:
-    results = race(drivers(1.5, 1.0), TRACK, [CONTINUOUS, CONTINUOUS], number_of_trials=2)
+    settings = EvaluationSettings(number_of_trials=2, race_type="HEAD_TO_MODEL")
+    results = race(drivers(1.5, 1.0), TRACK, [CONTINUOUS, CONTINUOUS], settings)
 
     for result in results:
         assert [trial.episode_status for trial in result.trials] == ["Lap complete"] * 2
@@ -170,7 +176,7 @@ def test_cars_that_do_not_meet_both_complete_every_lap_starting_together() -> No
 
 def test_race_refuses_a_list_per_car_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="model_metadatas has 1 entries for 2 policies"):
-        race(drivers(1.0, 1.0), TRACK, [CONTINUOUS], number_of_trials=1)
+        race(drivers(1.0, 1.0), TRACK, [CONTINUOUS], HEAD_TO_MODEL_ONE_TRIAL)
 
 
 # ------------------------------------------------------------------------------ the worker

@@ -29,6 +29,7 @@ from markov.formats.simtrace import (
     format_simtrace_row,
     training_simtrace_prefix,
 )
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import evaluate, scripted_policy
 from markov.rewards.default import reward_function as default_reward
 from markov.store import open_store
@@ -97,9 +98,7 @@ def write_evaluation(store, prefix):
         scripted_policy(OffTrackDriver(speed=1.0)),
         TRACK,
         None,
-        number_of_trials=2,
-        number_of_resets=1,
-        off_track_penalty=1.0,
+        EvaluationSettings(number_of_trials=2, number_of_resets=1, off_track_penalty=1.0),
         on_trial=record,
     )
 

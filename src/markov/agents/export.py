@@ -23,16 +23,13 @@ import torch
 from torch import nn
 
 from markov.agents.clipped_ppo import ClippedPPOAgent, atomic_output_path
+from markov.environment.model_metadata import ModelMetadataError
 from markov.formats.layout import MODEL_METADATA_NAME
 
 ONNX_OPSET = 17
 ONNX_OUTPUT_NAME = "policy"
 ARCHIVE_MODEL_NAME = "model.onnx"
 ARCHIVE_METADATA_NAME = MODEL_METADATA_NAME
-
-
-class ModelMetadataError(ValueError):
-    """The model metadata given for an archive cannot be written as JSON."""
 
 
 class _PositionalPolicy(nn.Module):

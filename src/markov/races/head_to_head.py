@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.model_metadata import ModelMetadata
-from markov.environment.world_config import WorldConfig, WorldConfigError
+from markov.environment.world_config import WorldConfigError
+from markov.races.settings import EvaluationSettings
 from markov.races.trials import (
-    EVALUATION_COLLISION_PENALTY,
-    EVALUATION_OFF_TRACK_PENALTY,
     EvaluationResult,
     FrameSink,
     Policy,
+    TrialRecorder,
     TrialResult,
-    TrialTracker,
-    evaluation_params,
 )
-from markov.tracks import load_track
+from markov.tracks import Track, load_track
 
 GRID_GAP_M = 1.0
 """Centre-line distance between consecutive cars on the starting grid."""
@@ -48,25 +47,26 @@ UNSUPPORTED_RACE_TYPES = ("HEAD_TO_BOT",)
 
 ModelMetadataSource = ModelMetadata | Mapping[str, Any] | str | os.PathLike[str] | None
 RewardSource = Callable[[dict], Any] | str | os.PathLike[str] | None
-TrialCallback = Callable[[int, TrialResult, list[dict[str, Any]]], None]
+RaceTrialCallback = Callable[[int, TrialResult, list[dict[str, Any]]], None]
 """``on_trial(car_index, trial, simtrace_rows)``."""
 
 
 class _Racer:
-    """One car of a race: its environment, policy, current trial and results."""
+    """One car of a race: its environment, policy and the recorder of its trials."""
 
     def __init__(
-        self, index: int, env: DeepRacerRacetrackEnv, policy: Policy, result: EvaluationResult
+        self, env: DeepRacerRacetrackEnv, policy: Policy, recorder: TrialRecorder
     ) -> None:
-        self.index = index
         self.env = env
         self.policy = policy
-        self.result = result
+        self.recorder = recorder
         self.racing = False
         self.observation: Mapping[str, Any] = {}
         self.last_row: dict[str, Any] = {}
-        self._tracker: TrialTracker
-        self._rows: list[dict[str, Any]] = []
+
+    @property
+    def result(self) -> EvaluationResult:
+        return self.recorder.result
 
     @property
     def pose(self) -> tuple[float, float, float, float]:
@@ -81,30 +81,19 @@ class _Racer:
         if seed is None:
             env.sim_time = race_time
         self.observation, _ = env.reset(
-            seed=seed, options={"evaluation": True, "episode": len(self.result.trials)}
+            seed=seed, options={"evaluation": True, "episode": self.recorder.episode}
         )
-        self._tracker = TrialTracker(len(self.result.trials) + 1, env.sim_time)
-        self._rows = []
+        self.recorder.start(env.sim_time)
         self.racing = True
 
-    def step(self, on_trial: TrialCallback | None) -> None:
-        """One step with the car's own policy; records a trial when one ends."""
+    def step(self) -> None:
+        """One step with the car's own policy; the recorder records a trial when one ends."""
         env = self.env
         action = self.policy(self.observation, env)
         self.observation, _, terminated, truncated, info = env.step(action)
         done = terminated or truncated
-        row = {**info["simtrace"], "episode": len(self.result.trials)}
-        self._rows.append(row)
-        self._tracker.add(row)
-        self.last_row = row
-        if done or row["episode_status"] == "lap_complete":
-            trial = self._tracker.finish(env.sim_time)
-            self.result.trials.append(trial)
-            self.result.simtrace_rows.extend(self._rows)
-            if on_trial is not None:
-                on_trial(self.index, trial, self._rows)
-            self._tracker = TrialTracker(len(self.result.trials) + 1, env.sim_time)
-            self._rows = []
+        self.last_row = self.recorder.add(info["simtrace"])
+        self.recorder.end_trial_if_over(self.last_row, done, env.sim_time)
         self.racing = not done
 
 
@@ -112,20 +101,13 @@ def race(
     policies: Sequence[Policy],
     world_name: str | os.PathLike[str],
     model_metadatas: Sequence[ModelMetadataSource],
+    settings: EvaluationSettings,
     *,
-    number_of_trials: int,
-    is_continuous: bool = False,
-    number_of_resets: int = 0,
-    off_track_penalty: float = EVALUATION_OFF_TRACK_PENALTY,
-    collision_penalty: float = EVALUATION_COLLISION_PENALTY,
-    reverse_dir: bool = False,
-    race_type: str = "HEAD_TO_MODEL",
-    extra_params: Mapping[str, Any] | None = None,
     reward_functions: Sequence[RewardSource] | None = None,
     car_names: Sequence[str] | None = None,
     video: FrameSink | None = None,
     seed: int = 0,
-    on_trial: TrialCallback | None = None,
+    on_trial: RaceTrialCallback | None = None,
 ) -> list[EvaluationResult]:
     """Race the cars of ``policies`` on one track; returns one result per car, in order.
 
@@ -133,10 +115,8 @@ def race(
         policies: ``policy(observation, env) -> action`` per car (two or more cars).
         world_name: track name or route file; ``model_metadatas``: each car's sensors and
             action space.
-        number_of_trials .. race_type: the evaluation YAML keys of docs/file-formats.md §1.2, for
-            the whole race (RACE_TYPE HEAD_TO_MODEL, TIME_TRIAL or OBJECT_AVOIDANCE).
-        extra_params: further YAML keys for every car's environment (``START_POSITION_OFFSET``
-            places the start line).
+        settings: trials, resets, penalties and world keys for the whole race (RACE_TYPE
+            HEAD_TO_MODEL, TIME_TRIAL or OBJECT_AVOIDANCE).
         reward_functions: per car, fills its simtrace ``reward`` column (default reward if None).
         car_names: per car, for the video overlay (default "Car 1", "Car 2", ...).
         video: receives one frame per step: the first car's top-down view (the other cars drawn
@@ -147,66 +127,80 @@ def race(
             trial of every car.
     """
     count = len(policies)
-    if count < 2:
-        raise ValueError(f"race needs two or more policies, got {count}; use evaluate for one car")
     reward_functions = [None] * count if reward_functions is None else list(reward_functions)
     car_names = [f"Car {i + 1}" for i in range(count)] if car_names is None else list(car_names)
-    for name, values in [
-        ("model_metadatas", model_metadatas),
-        ("reward_functions", reward_functions),
-        ("car_names", car_names),
-    ]:
+    _check_race(count, settings, model_metadatas, reward_functions, car_names)
+    track = load_track(world_name)
+    racers = []
+    for index, (policy, metadata, reward) in enumerate(
+        zip(policies, model_metadatas, reward_functions, strict=True)
+    ):
+        env = DeepRacerRacetrackEnv(
+            track,
+            metadata,
+            reward,
+            _grid_params(settings, track, index),
+            render_mode="rgb_array" if video is not None and index == 0 else None,
+            evaluation=True,
+        )
+        result = EvaluationResult(str(world_name), settings.is_continuous)
+        callback = None if on_trial is None else partial(on_trial, index)
+        racers.append(_Racer(env, policy, TrialRecorder(result, callback)))
+    for episode in range(settings.episodes):
+        _race_episode(racers, seed if episode == 0 else None, video, car_names, settings)
+    return [racer.result for racer in racers]
+
+
+def _check_race(
+    count: int, settings: EvaluationSettings, *per_car: Sequence[Any]
+) -> None:
+    """Two or more cars, one entry per car in every per-car list, a race type without bots."""
+    if count < 2:
+        raise ValueError(f"race needs two or more policies, got {count}; use evaluate for one car")
+    names = ("model_metadatas", "reward_functions", "car_names")
+    for name, values in zip(names, per_car, strict=True):
         if len(values) != count:
             raise ValueError(
                 f"{name} has {len(values)} entries for {count} policies; give one per car, in "
                 "the order of the policies"
             )
-    if race_type in UNSUPPORTED_RACE_TYPES:
+    if settings.race_type in UNSUPPORTED_RACE_TYPES:
         raise WorldConfigError(
-            f"RACE_TYPE is {race_type!r}; a head-to-head race cannot have bot cars (each car "
-            "would see its own), use HEAD_TO_MODEL, TIME_TRIAL or OBJECT_AVOIDANCE"
+            f"RACE_TYPE is {settings.race_type!r}; a head-to-head race cannot have bot cars "
+            "(each car would see its own), use HEAD_TO_MODEL, TIME_TRIAL or OBJECT_AVOIDANCE"
         )
-    params = evaluation_params(
-        number_of_trials=number_of_trials,
-        is_continuous=is_continuous,
-        number_of_resets=number_of_resets,
-        off_track_penalty=off_track_penalty,
-        collision_penalty=collision_penalty,
-        reverse_dir=reverse_dir,
-        race_type=race_type,
-        extra_params=extra_params,
-    )
-    track = load_track(world_name)
-    start = WorldConfig.from_params(params, evaluation=True).start_position_offset
-    racers = []
-    for index in range(count):
-        grid = {**params, "START_POSITION_OFFSET": (start - index * GRID_GAP_M / track.length) % 1}
-        env = DeepRacerRacetrackEnv(
-            track,
-            model_metadatas[index],
-            reward_functions[index],
-            grid,
-            render_mode="rgb_array" if video is not None and index == 0 else None,
-            evaluation=True,
-        )
-        result = EvaluationResult(str(world_name), bool(is_continuous))
-        racers.append(_Racer(index, env, policies[index], result))
 
-    for episode in range(1 if is_continuous else number_of_trials):
-        race_time = max(racer.env.sim_time for racer in racers)
-        for racer in racers:
-            racer.start(seed if episode == 0 else None, race_time)
-        racing = racers
-        while racing:
-            poses = [racer.pose for racer in racing]
-            for i, racer in enumerate(racing):
-                racer.env.set_other_cars(poses[:i] + poses[i + 1 :])
-            for racer in racing:
-                racer.step(on_trial)
-            racing = [racer for racer in racing if racer.racing]
-            if video is not None:
-                _add_frame(video, racers, racing, car_names, number_of_trials)
-    return [racer.result for racer in racers]
+
+def _grid_params(settings: EvaluationSettings, track: Track, index: int) -> dict[str, Any]:
+    """Car ``index``'s environment params: its grid slot ``index * GRID_GAP_M`` metres behind
+    the start line."""
+    start = settings.world.start_position_offset
+    offset = (start - index * GRID_GAP_M / track.length) % 1
+    return {**settings.env_params(), "START_POSITION_OFFSET": offset}
+
+
+def _race_episode(
+    racers: Sequence[_Racer],
+    seed: int | None,
+    video: FrameSink | None,
+    car_names: Sequence[str],
+    settings: EvaluationSettings,
+) -> None:
+    """One episode of every car, from the grid, until the last car's episode ends; before each
+    step every racing car is shown where the other racing cars are."""
+    race_time = max(racer.env.sim_time for racer in racers)
+    for racer in racers:
+        racer.start(seed, race_time)
+    racing = list(racers)
+    while racing:
+        poses = [racer.pose for racer in racing]
+        for i, racer in enumerate(racing):
+            racer.env.set_other_cars(poses[:i] + poses[i + 1 :])
+        for racer in racing:
+            racer.step()
+        racing = [racer for racer in racing if racer.racing]
+        if video is not None:
+            _add_frame(video, racers, racing, car_names, settings.number_of_trials)
 
 
 def _add_frame(

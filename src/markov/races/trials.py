@@ -28,22 +28,10 @@ from markov.environment.dynamics import STEP_S
 from markov.environment.model_metadata import ModelMetadata
 from markov.environment.sensors import CAMERA_SENSORS
 from markov.formats.metrics import RESET_COUNT_FIELDS, episode_status_to_label
+from markov.races.settings import EvaluationSettings
 
 Policy = Callable[[Mapping[str, np.ndarray], DeepRacerRacetrackEnv], Any]
 """``policy(observation, env) -> action`` in the env's action space."""
-
-EVALUATION_OFF_TRACK_PENALTY = 2.0
-EVALUATION_COLLISION_PENALTY = 5.0
-EVALUATION_KEYS = (
-    "NUMBER_OF_TRIALS",
-    "IS_CONTINUOUS",
-    "NUMBER_OF_RESETS",
-    "OFF_TRACK_PENALTY",
-    "COLLISION_PENALTY",
-    "REVERSE_DIR",
-    "RACE_TYPE",
-)
-"""The evaluation YAML keys that ``evaluate`` takes as keyword arguments."""
 
 
 class FrameSink(Protocol):
@@ -119,31 +107,68 @@ class EvaluationResult:
         return sum(trial.lap_time_s for trial in self.trials)
 
 
-class TrialTracker:
-    """Accumulates one trial's counts and totals from its simtrace rows."""
+TrialCallback = Callable[[TrialResult, list[dict[str, Any]]], None]
+"""``on_trial(trial, simtrace_rows)``, called after every trial."""
 
-    def __init__(self, trial: int, start_time_s: float) -> None:
-        self.trial = trial
+
+class TrialRecorder:
+    """Records one car's trials from its simtrace rows, for solo and head-to-head evaluations.
+
+    ``start`` opens a trial, ``add`` counts a step's row, ``end_trial_if_over`` closes the trial
+    when the row ends it (episode over or lap complete): the trial and its rows go into
+    ``result`` and to ``on_trial``, and the next trial opens where this one ended.
+    """
+
+    def __init__(self, result: EvaluationResult, on_trial: TrialCallback | None = None) -> None:
+        self.result = result
+        self._on_trial = on_trial
+        self.start(0.0)
+
+    @property
+    def episode(self) -> int:
+        """The simtrace ``episode`` column: the trials completed before this one."""
+        return len(self.result.trials)
+
+    def start(self, start_time_s: float) -> None:
+        """Open the next trial at simulated time ``start_time_s``."""
+        self.trial = len(self.result.trials) + 1
         self.start_time_s = start_time_s
         self.steps = 0
         self.total_reward = 0.0
         self.counts = dict.fromkeys(RESET_COUNT_FIELDS, 0)
-        self.last_row: dict[str, Any] = {}
+        self.rows: list[dict[str, Any]] = []
 
-    def add(self, row: Mapping[str, Any]) -> None:
+    def add(self, simtrace: Mapping[str, Any]) -> dict[str, Any]:
+        """Count one step of the trial; returns its simtrace row with the ``episode`` column."""
+        row = {**simtrace, "episode": self.episode}
+        self.rows.append(row)
         self.steps += 1
         self.total_reward += float(row["reward"])
         status = row["episode_status"]
         if status in self.counts:
             self.counts[status] += 1
-        self.last_row = dict(row)
+        return row
 
-    def finish(self, end_time_s: float) -> TrialResult:
-        progress = float(self.last_row["progress"])
+    def end_trial_if_over(
+        self, row: Mapping[str, Any], done: bool, end_time_s: float
+    ) -> TrialResult | None:
+        """Close the trial when ``row`` (the last added) ends it; returns the trial, or None."""
+        if not (done or row["episode_status"] == "lap_complete"):
+            return None
+        trial = self._finish(end_time_s)
+        self.result.trials.append(trial)
+        self.result.simtrace_rows.extend(self.rows)
+        if self._on_trial is not None:
+            self._on_trial(trial, self.rows)
+        self.start(end_time_s)
+        return trial
+
+    def _finish(self, end_time_s: float) -> TrialResult:
+        last = self.rows[-1]
         return TrialResult(
             trial=self.trial,
-            episode_status=episode_status_to_label(self.last_row["episode_status"]),
-            completion_percentage=min(max(progress, 0.0), 100.0),
+            episode_status=episode_status_to_label(last["episode_status"]),
+            completion_percentage=min(max(float(last["progress"]), 0.0), 100.0),
             start_time_s=self.start_time_s,
             end_time_s=end_time_s,
             steps=self.steps,
@@ -170,41 +195,6 @@ def scripted_policy(driver: Any) -> Policy:
     return policy
 
 
-def evaluation_params(
-    *,
-    number_of_trials: int,
-    is_continuous: bool,
-    number_of_resets: int,
-    off_track_penalty: float,
-    collision_penalty: float,
-    reverse_dir: bool,
-    race_type: str,
-    extra_params: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The environment's params for an evaluation; ``extra_params`` adds other YAML keys."""
-    extra = dict(extra_params or {})
-    clashes = sorted(set(extra) & set(EVALUATION_KEYS))
-    if clashes:
-        raise ValueError(
-            f"extra_params repeats {clashes}; pass them as the keyword arguments "
-            f"{[key.lower() for key in clashes]} instead"
-        )
-    if isinstance(number_of_trials, bool) or not isinstance(number_of_trials, int):
-        raise ValueError(f"NUMBER_OF_TRIALS is {number_of_trials!r}; use a whole number >= 1")
-    if number_of_trials < 1:
-        raise ValueError(f"NUMBER_OF_TRIALS is {number_of_trials}; use a whole number >= 1")
-    return {
-        **extra,
-        "NUMBER_OF_TRIALS": number_of_trials,
-        "IS_CONTINUOUS": bool(is_continuous),
-        "NUMBER_OF_RESETS": number_of_resets,
-        "OFF_TRACK_PENALTY": off_track_penalty,
-        "COLLISION_PENALTY": collision_penalty,
-        "REVERSE_DIR": bool(reverse_dir),
-        "RACE_TYPE": race_type,
-    }
-
-
 def camera_image(observation: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """The car's camera picture in an observation, or None for a car without a camera."""
     for name in CAMERA_SENSORS:
@@ -217,95 +207,65 @@ def evaluate(
     policy: Policy,
     world_name: str | os.PathLike[str],
     model_metadata: ModelMetadata | Mapping[str, Any] | str | os.PathLike[str] | None,
+    settings: EvaluationSettings,
     *,
-    number_of_trials: int,
-    is_continuous: bool = False,
-    number_of_resets: int = 0,
-    off_track_penalty: float = EVALUATION_OFF_TRACK_PENALTY,
-    collision_penalty: float = EVALUATION_COLLISION_PENALTY,
-    reverse_dir: bool = False,
-    race_type: str = "TIME_TRIAL",
-    extra_params: Mapping[str, Any] | None = None,
     reward_function: Callable[[dict], Any] | str | os.PathLike[str] | None = None,
     video: FrameSink | None = None,
     seed: int = 0,
-    on_trial: Callable[[TrialResult, list[dict[str, Any]]], None] | None = None,
+    on_trial: TrialCallback | None = None,
 ) -> EvaluationResult:
     """Run an evaluation and return its trials and simtrace rows.
 
     Args:
         policy: ``policy(observation, env) -> action``.
         world_name: track name or route file; ``model_metadata``: sensors and action space.
-        number_of_trials .. race_type: the evaluation YAML keys of docs/file-formats.md §1.2.
-        extra_params: further YAML keys for the environment (``START_POSITION_OFFSET``, ...).
+        settings: trials, resets, penalties, race type and world keys of the evaluation.
         reward_function: fills the simtrace ``reward`` column (default: the default reward).
         video: receives one frame per step (top-down view, camera, overlay).
         seed: seeds the environment.
         on_trial: called after every trial with its result and its simtrace rows, e.g. to
             rewrite the metrics and simtrace files while the evaluation runs.
     """
-    params = evaluation_params(
-        number_of_trials=number_of_trials,
-        is_continuous=is_continuous,
-        number_of_resets=number_of_resets,
-        off_track_penalty=off_track_penalty,
-        collision_penalty=collision_penalty,
-        reverse_dir=reverse_dir,
-        race_type=race_type,
-        extra_params=extra_params,
-    )
     env = DeepRacerRacetrackEnv(
         world_name,
         model_metadata,
         reward_function,
-        params,
+        settings.env_params(),
         render_mode="rgb_array" if video is not None else None,
         evaluation=True,
     )
-    result = EvaluationResult(str(world_name), bool(is_continuous))
-    episodes = 1 if is_continuous else number_of_trials
-    for episode in range(episodes):
+    recorder = TrialRecorder(EvaluationResult(str(world_name), settings.is_continuous), on_trial)
+    for episode in range(settings.episodes):
         observation, _ = env.reset(
             seed=seed if episode == 0 else None,
-            options={"evaluation": True, "episode": len(result.trials)},
+            options={"evaluation": True, "episode": recorder.episode},
         )
-        tracker = TrialTracker(len(result.trials) + 1, env.sim_time)
-        trial_rows: list[dict[str, Any]] = []
+        recorder.start(env.sim_time)
         done = False
         while not done:
             observation, _, terminated, truncated, info = env.step(policy(observation, env))
             done = terminated or truncated
-            row = {**info["simtrace"], "episode": len(result.trials)}
-            trial_rows.append(row)
-            tracker.add(row)
+            row = recorder.add(info["simtrace"])
             if video is not None:
-                overlay = _overlay(env, row, tracker, info, number_of_trials, number_of_resets)
+                overlay = _overlay(env, row, recorder, info, settings)
                 video.add_frame(env.render(), camera_image(observation), overlay)
-            if done or row["episode_status"] == "lap_complete":
-                trial = tracker.finish(env.sim_time)
-                result.trials.append(trial)
-                result.simtrace_rows.extend(trial_rows)
-                if on_trial is not None:
-                    on_trial(trial, trial_rows)
-                tracker = TrialTracker(len(result.trials) + 1, env.sim_time)
-                trial_rows = []
-    return result
+            recorder.end_trial_if_over(row, done, env.sim_time)
+    return recorder.result
 
 
 def _overlay(
     env: DeepRacerRacetrackEnv,
     row: Mapping[str, Any],
-    tracker: TrialTracker,
+    recorder: TrialRecorder,
     info: Mapping[str, Any],
-    number_of_trials: int,
-    number_of_resets: int,
+    settings: EvaluationSettings,
 ) -> dict[str, str]:
     """The video's text lines for one step."""
     return {
-        "Lap": f"{tracker.trial}/{number_of_trials}",
+        "Lap": f"{recorder.trial}/{settings.number_of_trials}",
         "Progress": f"{row['progress']:.1f} %",
         "Speed": f"{env.car.speed:.2f} m/s",
         "Steering": f"{row['steer']:.1f} deg",
-        "Lap time": f"{row['tstamp'] + STEP_S - tracker.start_time_s:.2f} s",
-        "Resets": f"{info['resets']}/{number_of_resets}",
+        "Lap time": f"{row['tstamp'] + STEP_S - recorder.start_time_s:.2f} s",
+        "Resets": f"{info['resets']}/{settings.number_of_resets}",
     }

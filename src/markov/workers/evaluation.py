@@ -67,7 +67,7 @@ from markov.agents.restore import CheckpointNotFound, build_agent, find_checkpoi
 from markov.environment.model_metadata import ModelMetadata, ModelMetadataError
 from markov.environment.reward_function import RewardFunction, reward_function_from_source
 from markov.environment.reward_watchdog import RewardLimits
-from markov.environment.world_config import WorldConfig, parse_bool
+from markov.environment.world_config import parse_bool
 from markov.formats.checkpoints import CheckpointReader, CheckpointRef, IncompleteCheckpoint
 from markov.formats.layout import RunLayout, format_run_timestamp, simtrace_iteration_key
 from markov.formats.metrics import EvaluationMetricsWriter
@@ -76,19 +76,13 @@ from markov.formats.simtrace import SimtraceWriter
 from markov.formats.video import VideoRecorder
 from markov.presets.preset import Hyperparameters
 from markov.races.head_to_head import race
-from markov.races.trials import (
-    EVALUATION_KEYS,
-    EvaluationResult,
-    TrialResult,
-    checkpoint_policy,
-    evaluate,
-)
+from markov.races.settings import JOB_KEYS, EvaluationSettings
+from markov.races.trials import EvaluationResult, TrialResult, checkpoint_policy, evaluate
 from markov.store import ModelStore, StoreConfigError, open_store
 from markov.store.base import normalize_prefix
 from markov.workers.errors import DETERMINISTIC_ERRORS, report_failure
 from markov.workers.failure import EXIT_DETERMINISTIC_FAILURE
 
-DEFAULT_NUMBER_OF_TRIALS = "10"
 DEFAULT_EVAL_CHECKPOINT = "last"
 EXIT_BAD_INPUT = EXIT_DETERMINISTIC_FAILURE
 
@@ -108,8 +102,8 @@ OVERRIDABLE_KEYS = (
     "MODEL_METADATA_FILE_S3_KEY",
     "REWARD_FILE_S3_KEY",
 )
-_WORKER_KEYS = frozenset({"EVAL_CHECKPOINT", "METRICS_S3_OBJECT_KEY", "REWARD_FILE_S3_KEY"})
-"""Keys this worker uses itself; they are not handed to the environment."""
+_PER_MODEL_FILE_KEYS = tuple(sorted(JOB_KEYS - {"MODEL_S3_PREFIX"}))
+"""The keys of ``JOB_KEYS`` that the worker reads per model besides the prefix."""
 
 PER_MODEL_KEYS = frozenset(
     """MODEL_S3_PREFIX MODEL_S3_BUCKET MODEL_METADATA_FILE_S3_KEY MODEL_NAME EVAL_CHECKPOINT
@@ -146,8 +140,7 @@ class EvaluationJob:
     models: tuple[ModelJob, ...]
     world_name: str
     evaluation_id: str
-    world: WorldConfig
-    world_params: dict[str, Any]
+    settings: EvaluationSettings
     save_mp4: bool
     reward_limits: RewardLimits = field(default_factory=RewardLimits)
 
@@ -189,15 +182,9 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
         normalize_prefix(_key(item)) for item in _per_model(settings, "MODEL_S3_PREFIX", count)
     ]
     world_name = _required(settings, "WORLD_NAME")
-    world_params = {
-        name: value
-        for name, value in settings.items()
-        if name not in _WORKER_KEYS and name != "MODEL_S3_PREFIX"
-    }
-    world_params.setdefault("NUMBER_OF_TRIALS", DEFAULT_NUMBER_OF_TRIALS)
-    world = WorldConfig.from_params(world_params, evaluation=True)
+    evaluation = EvaluationSettings.from_params(settings)
     evaluation_id = _evaluation_id(store, prefixes, environ.get("EVALUATION_ID", "").strip())
-    names = ("DISPLAY_NAME", "RACER_NAME", *_WORKER_KEYS, "MODEL_METADATA_FILE_S3_KEY")
+    names = ("DISPLAY_NAME", "RACER_NAME", *_PER_MODEL_FILE_KEYS, "MODEL_METADATA_FILE_S3_KEY")
     columns = {name: _per_model(settings, name, count) for name in names}
     models = []
     for index, prefix in enumerate(prefixes):
@@ -225,8 +212,7 @@ def job_from_environment(store: ModelStore, environ: Mapping[str, str]) -> Evalu
         models=tuple(models),
         world_name=world_name,
         evaluation_id=evaluation_id,
-        world=world,
-        world_params=world_params,
+        settings=evaluation,
         save_mp4=parse_bool("SAVE_MP4", environ.get("SAVE_MP4", "true")),
         reward_limits=RewardLimits.from_environment(environ),
     )
@@ -315,54 +301,20 @@ def run_job(
     returns one result per model. ``hard_stop`` (worker processes only) lets the reward
     watchdog end the process when a reward function cannot be stopped otherwise."""
     loaded = [_load_model(store, model, job.reward_limits, hard_stop) for model in job.models]
-    world = job.world
     racing = len(loaded) > 1
+    settings = job.settings
     for index, model in enumerate(loaded):
         print(
             f"Evaluation> {_label(index, racing)}model={store.url}/{model.job.prefix}, "
             f"checkpoint={model.ref.name}, world={job.world_name}, "
-            f"trials={world.number_of_trials}, continuous={world.is_continuous}, "
-            f"resets={world.number_of_resets}, id={job.evaluation_id}",
+            f"trials={settings.number_of_trials}, continuous={settings.is_continuous}, "
+            f"resets={settings.number_of_resets}, id={job.evaluation_id}",
             flush=True,
         )
     files = [_ModelFiles(store, model.job, _label(i, racing)) for i, model in enumerate(loaded)]
     video = VideoRecorder(job.models[0].video_key, store=store) if job.save_mp4 else None
-    settings = {
-        "number_of_trials": world.number_of_trials,
-        "is_continuous": world.is_continuous,
-        "number_of_resets": world.number_of_resets,
-        "off_track_penalty": world.off_track_penalty,
-        "collision_penalty": world.collision_penalty,
-        "reverse_dir": world.reverse_dir,
-        "race_type": world.race_type,
-        "extra_params": {
-            name: value for name, value in job.world_params.items() if name not in EVALUATION_KEYS
-        },
-        "video": video,
-    }
     try:
-        if racing:
-            results = race(
-                [checkpoint_policy(model.agent) for model in loaded],
-                job.world_name,
-                [model.metadata for model in loaded],
-                reward_functions=[model.reward_function for model in loaded],
-                car_names=[model.job.name for model in loaded],
-                on_trial=lambda index, trial, rows: files[index].record(trial, rows),
-                **settings,
-            )
-        else:
-            (model,) = loaded
-            results = [
-                evaluate(
-                    checkpoint_policy(model.agent),
-                    job.world_name,
-                    model.metadata,
-                    reward_function=model.reward_function,
-                    on_trial=files[0].record,
-                    **settings,
-                )
-            ]
+        results = _drive(job, loaded, files, video)
     except BaseException:
         if video is not None:
             video.discard()
@@ -381,6 +333,37 @@ def run_job(
             flush=True,
         )
     return results
+
+
+def _drive(
+    job: EvaluationJob,
+    loaded: Sequence[_LoadedModel],
+    files: Sequence[_ModelFiles],
+    video: VideoRecorder | None,
+) -> list[EvaluationResult]:
+    """Evaluate the one model, or race the models; every trial is written as it ends."""
+    if len(loaded) > 1:
+        return race(
+            [checkpoint_policy(model.agent) for model in loaded],
+            job.world_name,
+            [model.metadata for model in loaded],
+            job.settings,
+            reward_functions=[model.reward_function for model in loaded],
+            car_names=[model.job.name for model in loaded],
+            video=video,
+            on_trial=lambda index, trial, rows: files[index].record(trial, rows),
+        )
+    (model,) = loaded
+    result = evaluate(
+        checkpoint_policy(model.agent),
+        job.world_name,
+        model.metadata,
+        job.settings,
+        reward_function=model.reward_function,
+        video=video,
+        on_trial=files[0].record,
+    )
+    return [result]
 
 
 def main(environ: Mapping[str, str] | None = None, *, hard_stop: bool = False) -> int:

@@ -86,6 +86,18 @@ class _Session:
     total_steps: int = 0
 
 
+@dataclass(frozen=True)
+class EvaluationPoint:
+    """Where worker 0 stands when it evaluates a checkpoint: what the evaluation's metrics rows,
+    log lines and best-checkpoint record say."""
+
+    checkpoint_name: str
+    iteration: int
+    episode: int
+    share: int
+    total_steps: int
+
+
 class RolloutWorker:
     """One rollout worker of a training run."""
 
@@ -153,17 +165,11 @@ class RolloutWorker:
             iteration = ref.number  # SYNC: the same, or an iteration the trainer asked to replay
             self._play_iteration(session, iteration, idle_seconds)
             if self.worker == 0 and self.min_eval_trials > 0:
-                self._evaluate(
-                    session.envs[0],  # env 0 also plays worker 0's evaluation episodes
-                    session.agent,
-                    ref.name,
-                    iteration,
-                    session.episode_count,
-                    share,
-                    session.total_steps,
-                    session.metrics,
-                    session.live,
+                point = EvaluationPoint(
+                    ref.name, iteration, session.episode_count, share, session.total_steps
                 )
+                # env 0 also plays worker 0's evaluation episodes
+                self._evaluate(session.envs[0], session.agent, point, session.metrics, session.live)
             iteration += 1
         log.info("training finished after %d episodes", session.episode_count)
         return 0
@@ -284,9 +290,15 @@ class RolloutWorker:
         )
 
     def _evaluate(
-        self, env, agent, checkpoint_name, iteration, episode, share, total_steps, metrics, live
+        self,
+        env: DeepRacerRacetrackEnv,
+        agent: ClippedPPOAgent,
+        point: EvaluationPoint,
+        metrics: TrainingMetricsWriter,
+        live: LiveFramePublisher | None,
     ) -> None:
         """Worker 0's in-training evaluation of the checkpoint it just played (best model)."""
+        iteration, episode, total_steps = point.iteration, point.episode, point.total_steps
         results = []
         for _ in range(self.min_eval_trials):
             record = play_episode(
@@ -308,7 +320,7 @@ class RolloutWorker:
                 record.start_time,
                 record.end_time,
                 max(episode, 1),
-                share,
+                point.share,
                 "evaluation",
                 max(record.progress, 0.0),
                 record.status,
@@ -319,8 +331,9 @@ class RolloutWorker:
                 f"Training iteration={iteration}",
                 flush=True,
             )
+        metric = _eval_metric(results, self.best_model_metric)
         CheckpointBook(self.store, self.prefix).record(
-            checkpoint_name, _eval_metric(results, self.best_model_metric), self.best_model_metric
+            point.checkpoint_name, metric, self.best_model_metric
         )
 
 
