@@ -63,8 +63,9 @@ bench: $(STAMP)
 	$(PY) bench/sim_throughput.py
 
 # Re-run every notebook with the full workshop budget and store its outputs: the lesson that
-# attendees open (a car that learns, its first lap, real evaluation laps). About FULL_RUN_TIME
-# on 2 cores; run it before committing notebooks. nbval then compares the cells whose output
+# attendees open (a car that learns, its first lap, real evaluation laps). About 2 minutes on
+# 2 busy cores, as each training stops at its first evaluation lap (at most 30 minutes); run it
+# before committing notebooks. nbval then compares the cells whose output
 # does not depend on the budget (the others carry the nbval-ignore-output tag).
 notebooks: $(STAMP)
 	DR_WORKSHOP_BUDGET=full DR_RUNS_DIR=$$(mktemp -d -t dr-notebook-runs-XXXX) \
