@@ -1,8 +1,9 @@
-"""The engine's hot path stays readable: no function or method in it is over 60 lines.
+"""The engine stays readable: no function or method in it is over 60 lines.
 
-The hot path is the simulator (``markov.environment``, subpackages included) and the rollout
-workers that step it. A function that grows past the limit is named, with its size, so that it
-can be split into named steps.
+The rule covers all of ``markov``; the hot path (the simulator, ``markov.environment`` with its
+subpackages, and the rollout workers that step it) is named on its own so that it cannot drop
+out of the check. A function that grows past the limit is named, with its size, so that it can
+be split into named steps.
 """
 
 from __future__ import annotations
@@ -42,15 +43,16 @@ def test_the_hot_path_modules_are_found() -> None:
     assert all(path.is_file() for path in HOT_PATH)
 
 
-def test_no_hot_path_function_is_over_60_lines() -> None:
+def test_no_engine_function_is_over_60_lines() -> None:
+    modules = sorted({*HOT_PATH, *PACKAGE.rglob("*.py")})
     too_long = [
         f"{path.relative_to(PACKAGE.parent)}: {name} has {lines} lines"
-        for path in HOT_PATH
+        for path in modules
         for name, lines in function_sizes(path)
         if lines > MAX_FUNCTION_LINES
     ]
     assert not too_long, (
-        f"functions over {MAX_FUNCTION_LINES} lines in the hot path; split them into named "
+        f"functions over {MAX_FUNCTION_LINES} lines in the engine; split them into named "
         "steps:\n" + "\n".join(too_long)
     )
 

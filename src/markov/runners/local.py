@@ -223,7 +223,8 @@ class LocalTrainingRun:
         self.printer(f"{what}:\n{details or headline}")
         return 1
 
-    def _supervise(self) -> int:
+    def _start_children(self) -> Child:
+        """Start the trainer and the rollout workers, each logging to logs/; returns the trainer."""
         logs = Path(self.store.local_path(self.layout.logs_folder))
         logs.mkdir(parents=True, exist_ok=True)
         # flags of an earlier run on this prefix would make fresh workers exit at once
@@ -239,13 +240,36 @@ class LocalTrainingRun:
             )
             for name, env in jobs.items()
         ]
-        trainer = self._children[0]
         for child in self._children:
             child.start()
-        idle_since: float | None = None
         self.printer(
             f"Training {self.prefix}: 1 trainer + {self.workers} rollout worker(s); logs in {logs}"
         )
+        return self._children[0]
+
+    def _restart_exited_workers(self) -> int | None:
+        """Restart rollout workers that exited with an error; a failure code once one has
+        failed more than MAX_WORKER_RESTARTS times."""
+        for child in self._children[1:]:
+            code = child.poll()
+            if code is None or code == 0:
+                continue
+            if child.restarts >= MAX_WORKER_RESTARTS:
+                return self._fail(
+                    f"{child.name} failed {child.restarts + 1} times (exit {code}; log "
+                    f"{child.log_path})",
+                    child,
+                )
+            child.restarts += 1
+            child.close()
+            self.printer(f"{child.name} exited with {code}; restarting it ({child.restarts})")
+            child.start()
+        return None
+
+    def _supervise(self) -> int:
+        """Watch the processes until the trainer ends; the stop rule decides on failures."""
+        trainer = self._start_children()
+        idle_since: float | None = None
         while True:
             time.sleep(POLL_S)
             self._report_progress()
@@ -283,20 +307,9 @@ class LocalTrainingRun:
                     )
             else:
                 idle_since = None
-            for child in self._children[1:]:
-                code = child.poll()
-                if code is None or code == 0:
-                    continue
-                if child.restarts >= MAX_WORKER_RESTARTS:
-                    return self._fail(
-                        f"{child.name} failed {child.restarts + 1} times (exit {code}; log "
-                        f"{child.log_path})",
-                        child,
-                    )
-                child.restarts += 1
-                child.close()
-                self.printer(f"{child.name} exited with {code}; restarting it ({child.restarts})")
-                child.start()
+            failed = self._restart_exited_workers()
+            if failed is not None:
+                return failed
 
     def trainer_command(self) -> list[str]:
         """The trainer's command line."""

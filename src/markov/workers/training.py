@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +135,33 @@ class Trainer:
     def run(self) -> int:
         """Train until a stop condition holds; returns the process exit code."""
         started = time.monotonic()
+        agent = self._build_agent()
+        iteration, steps, history = self._start(agent)
+        first_iteration = iteration
+        workers = min(self.settings.num_workers, self.hyperparameters.num_episodes_between_training)
+        log.info("training with %d rollout worker(s), sync=%s", workers, self.settings.sync.name)
+        finished = self._should_stop(iteration, history, started)
+        while not finished:
+            record = self._train_iteration(agent, iteration, workers, started)
+            if record is None:
+                break
+            history.append(record)
+            steps += record["transitions"]
+            iteration += 1
+            finished = self._should_stop(iteration, history, started)
+            if finished:
+                # .finished before the last checkpoint: no worker starts an iteration for it
+                self.publisher.mark_finished()
+            self._publish(agent, CheckpointRef(iteration, steps), history)
+        self.publisher.mark_finished()
+        self._require_an_iteration(first_iteration, iteration, started)
+        self._keep_what_a_finished_run_needs()
+        for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
+            log.info("exported %s", key)
+        log.info("finished after %d iterations (%.0f s)", iteration, time.monotonic() - started)
+        return 0
+
+    def _build_agent(self) -> ClippedPPOAgent:
         agent = build_agent(
             self.model_metadata,
             self.hyperparameters,
@@ -148,62 +176,55 @@ class Trainer:
             self.settings.num_threads,
             "bf16 autocast" if agent.update_dtype is not None else "fp32",
         )
-        iteration, steps, history = self._start(agent)
-        first_iteration = iteration
-        workers = min(self.settings.num_workers, self.hyperparameters.num_episodes_between_training)
-        log.info("training with %d rollout worker(s), sync=%s", workers, self.settings.sync.name)
-        finished = self._should_stop(iteration, history, started)
-        while not finished:
-            rollout_started = time.monotonic()
-            gathered = self._gather(iteration, workers, started)
-            if gathered is None:
-                break
-            episodes, idle_seconds = gathered
-            kept = cap_transitions(episodes, self.memory_cap)
-            update_started = time.monotonic()
-            stats = agent.update(
-                [_to_agent_episode(e) for e in kept], stop=lambda: self._out_of_time(started)
-            )
-            update_seconds = time.monotonic() - update_started
-            print(
-                f"Policy training> Surrogate loss={stats['surrogate_loss']:.4f}, "
-                f"KL divergence={stats['kl_divergence']:.4f}, Entropy={stats['entropy']:.4f}, "
-                f"training epoch={self.hyperparameters.num_epochs - 1}, "
-                f"learning_rate={stats['learning_rate']}",
-                flush=True,
-            )
-            workers_idle = workers_idle_seconds(episodes)
-            print(
-                f"Iteration> {iteration}: trainer idle {idle_seconds:.1f} s, update "
-                f"{update_seconds:.1f} s, rollout workers idle "
-                + (", ".join(f"{w}: {s:.1f} s" for w, s in workers_idle.items()) or "-"),
-                flush=True,
-            )
-            transitions = sum(e.num_steps for e in kept)
-            steps += transitions
-            iteration += 1
-            history.append(
-                {
-                    "iteration": iteration - 1,
-                    "episodes": len(episodes),
-                    "episodes_used": len(kept),
-                    "transitions": transitions,
-                    "mean_reward": float(np.mean([_total(e) for e in episodes])),
-                    "mean_progress": float(np.mean([_progress(e) for e in episodes])),
-                    "rollout_seconds": update_started - rollout_started,
-                    "update_seconds": update_seconds,
-                    "trainer_idle_seconds": idle_seconds,
-                    "workers_idle_seconds": {str(w): s for w, s in workers_idle.items()},
-                    "time": time.time(),
-                    **{k: float(v) for k, v in stats.items()},
-                }
-            )
-            finished = self._should_stop(iteration, history, started)
-            if finished:
-                # .finished before the last checkpoint: no worker starts an iteration for it
-                self.publisher.mark_finished()
-            self._publish(agent, CheckpointRef(iteration, steps), history)
-        self.publisher.mark_finished()
+        return agent
+
+    def _train_iteration(
+        self, agent: ClippedPPOAgent, iteration: int, workers: int, started: float
+    ) -> dict[str, Any] | None:
+        """Gather an iteration's episodes, update the policy on them, and return the iteration's
+        record for metrics/trainer.json (None when the time ran out while waiting)."""
+        rollout_started = time.monotonic()
+        gathered = self._gather(iteration, workers, started)
+        if gathered is None:
+            return None
+        episodes, idle_seconds = gathered
+        kept = cap_transitions(episodes, self.memory_cap)
+        update_started = time.monotonic()
+        stats = agent.update(
+            [_to_agent_episode(e) for e in kept], stop=lambda: self._out_of_time(started)
+        )
+        update_seconds = time.monotonic() - update_started
+        print(
+            f"Policy training> Surrogate loss={stats['surrogate_loss']:.4f}, "
+            f"KL divergence={stats['kl_divergence']:.4f}, Entropy={stats['entropy']:.4f}, "
+            f"training epoch={self.hyperparameters.num_epochs - 1}, "
+            f"learning_rate={stats['learning_rate']}",
+            flush=True,
+        )
+        workers_idle = workers_idle_seconds(episodes)
+        print(
+            f"Iteration> {iteration}: trainer idle {idle_seconds:.1f} s, update "
+            f"{update_seconds:.1f} s, rollout workers idle "
+            + (", ".join(f"{w}: {s:.1f} s" for w, s in workers_idle.items()) or "-"),
+            flush=True,
+        )
+        return {
+            "iteration": iteration,
+            "episodes": len(episodes),
+            "episodes_used": len(kept),
+            "transitions": sum(e.num_steps for e in kept),
+            "mean_reward": float(np.mean([_total(e) for e in episodes])),
+            "mean_progress": float(np.mean([_progress(e) for e in episodes])),
+            "rollout_seconds": update_started - rollout_started,
+            "update_seconds": update_seconds,
+            "trainer_idle_seconds": idle_seconds,
+            "workers_idle_seconds": {str(w): s for w, s in workers_idle.items()},
+            "time": time.time(),
+            **{k: float(v) for k, v in stats.items()},
+        }
+
+    def _require_an_iteration(self, first_iteration: int, iteration: int, started: float) -> None:
+        """No silent success: a training that finished no iteration fails with its cause."""
         if iteration == first_iteration and self._out_of_time(started):
             raise TrainerError(
                 f"no training iteration finished: MAX_TRAINING_TIME_S "
@@ -217,11 +238,6 @@ class Trainer:
                 "no training iteration finished: a stop condition held before the first one; "
                 "check term_cond_max_episodes and term_cond_avg_score in hyperparameters.json."
             )
-        self._keep_what_a_finished_run_needs()
-        for key in export_archives(self.store, self.prefix, agent, self.model_metadata):
-            log.info("exported %s", key)
-        log.info("finished after %d iterations (%.0f s)", iteration, time.monotonic() - started)
-        return 0
 
     def _start(self, agent: ClippedPPOAgent) -> tuple[int, int, list[dict]]:
         """Resume from the newest checkpoint that loads, or publish checkpoint 0; then .ready.
