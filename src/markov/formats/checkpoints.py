@@ -172,7 +172,7 @@ class CheckpointPublisher:
             self._store.put_text(
                 self._layout.legacy_checkpoint_index, f'model_checkpoint_path: "{ref.name}"\n'
             )
-            self._retire_old_checkpoints(ref, protect)
+            self.retire_old_checkpoints(ref, protect)
         finally:
             self._store.delete(self._layout.lock_flag)
         return ref
@@ -213,21 +213,17 @@ class CheckpointPublisher:
                 self._layout.legacy_checkpoint_index, f'model_checkpoint_path: "{ref.name}"\n'
             )
 
-    def _retire_old_checkpoints(self, newest: CheckpointRef, protect: Collection[str]) -> None:
+    def retire_old_checkpoints(self, newest: CheckpointRef, protect: Collection[str]) -> None:
         """Delete all but the newest `keep` checkpoints, the best, the last, `newest` and
-        `protect`."""
+        `protect`; each goes manifest first, so a reader never takes one whose files are going.
+        """
         book = CheckpointBook(self._store, self._prefix).read()
         protected = {newest.name, *protect}
         protected.update(entry.name for entry in (book.best, book.last) if entry is not None)
         present = _checkpoint_files(self._store, self._prefix)
         protected.update(ref.name for ref in sorted(present, reverse=True)[: self._keep])
-        self.keep_only(protected)
-
-    def keep_only(self, names: Collection[str]) -> None:
-        """Delete every checkpoint not named in ``names``, its manifest first (so a reader never
-        takes a checkpoint whose files are going)."""
-        for ref, suffixes in _checkpoint_files(self._store, self._prefix).items():
-            if ref.name in names:
+        for ref, suffixes in present.items():
+            if ref.name in protected:
                 continue
             ordered = sorted(suffixes, key=lambda suffix: suffix != CHECKPOINT_MANIFEST_SUFFIX)
             for suffix in ordered:

@@ -289,18 +289,13 @@ class Trainer:
         print(f"Checkpoint> Saving in path={self.layout.model_file(ref.name)}", flush=True)
 
     def _keep_what_a_finished_run_needs(self) -> None:
-        """Retention at a normal finish: the pointer's target (from which training goes on),
-        the best and the last evaluated checkpoints (deepracer_checkpoints.json), the one worker 0
-        may still be evaluating. The trainer's state (value network and Adam's moments, the
-        largest file of a run) only serves to resume an interrupted training, so it goes
-        (README, "Memory and disk")."""
-        last = self._previous
-        if last is None:
-            return
-        book = CheckpointBook(self.store, self.prefix).read()
-        named = [entry.name for entry in (book.best, book.last) if entry is not None]
-        keep = {last.name, *self._evaluating, *named}
-        self.publisher.keep_only(keep)
+        """Retention at a normal finish: the checkpoints the publisher keeps (the pointer's
+        target, the best and the last evaluated, with any worker 0 may still be evaluating),
+        applied again now that evaluation may have moved on. The trainer's state (value network
+        and Adam's moments, the largest file of a run) only serves to resume an interrupted
+        training, so it goes (README, "Memory and disk")."""
+        if self._previous is not None:
+            self.publisher.retire_old_checkpoints(self._previous, protect=self._evaluating)
         self.store.delete(self.layout.trainer_state)
 
     def _in_evaluation(self) -> list[str]:
