@@ -41,7 +41,6 @@ from markov.environment.objects import TrackObjects, lane_pose
 from markov.environment.reward_function import RewardFunction, load_reward_function
 from markov.environment.reward_params import (
     CarPose,
-    PoseGeometry,
     build_reward_params,
     copy_reward_params,
     frustum_camera_offsets,
@@ -83,11 +82,7 @@ class _Judgement:
     car: dynamics.CarState
     phase: str
     pose: CarPose
-    front: tuple[float, float]
-    geometry: PoseGeometry
     progress: float
-    all_wheels_on_track: bool
-    is_offtrack: bool
     status: EpisodeStatus
     collided: int
     pause_shown: float
@@ -377,11 +372,7 @@ class DeepRacerRacetrackEnv(gym.Env):
             car=car,
             phase=phase,
             pose=pose,
-            front=(geometry.front_x, geometry.front_y),
-            geometry=geometry,
             progress=progress,
-            all_wheels_on_track=pose.all_wheels_on_track,
-            is_offtrack=pose.is_offtrack,
             status=status,
             collided=collided,
             pause_shown=self._pause_remaining if phase == PAUSE else 0.0,
@@ -442,21 +433,21 @@ class DeepRacerRacetrackEnv(gym.Env):
     ) -> dict[str, Any]:
         """The step's info: its reward params, its simtrace row (docs/file-formats.md §7), its
         status and the episode's laps and resets so far."""
-        fx, fy = judged.front
+        geometry = judged.pose.geometry
         simtrace = {
             "episode": self.episode_index,
             "steps": float(self._steps),
-            "X": fx,
-            "Y": fy,
+            "X": geometry.front_x,
+            "Y": geometry.front_y,
             "yaw": params["heading"],
             "steer": command.steering,
             "throttle": command.speed,
             "action": self.actions.simtrace_action(action),
             "reward": reward,
             "done": self._done,
-            "all_wheels_on_track": judged.all_wheels_on_track,
+            "all_wheels_on_track": judged.pose.all_wheels_on_track,
             "progress": judged.progress,
-            "closest_waypoint": judged.geometry.closest_waypoint,
+            "closest_waypoint": geometry.closest_waypoint,
             "track_len": self.track.length,
             "tstamp": judged.sim_time,
             "episode_status": judged.status,
