@@ -112,18 +112,39 @@ class Problem:
         return f"cell {self.cell}: {self.kind}: {self.text.strip()}"
 
 
+NOTEBOOK_READY_JS = """() => document.querySelector('.jp-NotebookPanel .jp-Cell') !== null &&
+    document.querySelector('.jp-Dialog') === null &&
+    document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]') !== null &&
+    !Array.from(document.querySelectorAll('.jp-Toolbar-kernelName, .jp-KernelName'))
+        .some(name => name.textContent.includes('No Kernel'))"""
+"""The notebook's cells are drawn and its kernel is started and idle, with no dialog open."""
+
+
 def open_notebook(page: Page, url: str, limit_s: float = OPEN_LIMIT_S) -> None:
-    """Open ``url`` and wait until its cells are drawn and its kernel is idle."""
+    """Open ``url`` and wait until its cells are drawn and its kernel is idle.
+
+    On a busy machine JupyterLab may open the notebook before it has listed the kernels and ask
+    which kernel to start; the dialog then offers the notebook's own kernel, which is accepted
+    as an attendee would.
+    """
     page.goto(url)
-    wait_for(
-        page,
-        """() => document.querySelector('.jp-NotebookPanel .jp-Cell') !== null &&
-              document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
-                !== null""",
-        limit_s,
-        f"the notebook at {url.split('?')[0]} to open with an idle kernel",
-    )
+    deadline = time.monotonic() + limit_s
+    while not page.evaluate(NOTEBOOK_READY_JS):
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"waited {limit_s:.0f} s for the notebook at {url.split('?')[0]} to open with an "
+                "idle kernel"
+            )
+        accept_kernel_choice(page)
+        time.sleep(POLL_S)
     page.keyboard.press("Escape")
+
+
+def accept_kernel_choice(page: Page) -> None:
+    """Accept JupyterLab's "Select Kernel" dialog with the kernel it proposes, if it is open."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+        dialog.first.locator(".jp-mod-accept").click()
 
 
 def wait_for(page: Page, condition_js: str, limit_s: float, what: str) -> None:
