@@ -6,9 +6,13 @@ The ``aws`` fixture that builds an :class:`Aws` lives in tests/aws/conftest.py.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
+import pytest
 
 from workshop_helpers.backends import JobState
 from workshop_helpers.backends.aws.backend import AwsBackend
@@ -30,6 +34,35 @@ TINY = {
     "batch_size": 32,
     "term_cond_max_episodes": 2,
 }
+WORKSHOP_VARIABLES = (
+    "AWS_PROFILE",
+    "DR_AWS_BUCKET",
+    "DR_AWS_ROLE_ARN",
+    "DR_IMAGE_URI",
+    "DR_JOB_MODE",
+    "DR_IMAGE_MODE",
+    "DR_INSTANCE_TYPE",
+)
+"""The workshop's AWS settings from the environment, cleared so that a test's account starts
+from the defaults."""
+
+
+@contextmanager
+def fresh_account(harness: Any, runs_dir: str) -> Iterator[pytest.MonkeyPatch]:
+    """A reset moto account with the harness's endpoints and credentials in the environment,
+    no workshop settings and a scratch runs folder; the monkeypatch is undone afterwards, and
+    jobs still running are ended."""
+    harness.reset()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in WORKSHOP_VARIABLES:
+            patch.delenv(name, raising=False)
+        for name, value in harness.environment().items():
+            patch.setenv(name, value)
+        patch.setenv("DR_RUNS_DIR", runs_dir)
+        yield patch
+        harness.terminate_all()
+
+
 # Waits end by events; this limit is only reached by a hang (a busy machine runs ~5x slower).
 JOB_TIMEOUT_S = 1800
 

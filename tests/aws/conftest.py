@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from aws_experiments import Aws
+from aws_experiments import Aws, fresh_account
 
 from workshop_helpers.backends.aws.setup import setup_workshop
 
@@ -44,16 +44,9 @@ def aws(aws_harness, tmp_path_factory) -> Iterator[Aws]:
     """A fresh moto account with the workshop set up (bucket, role, pushed engine image), in
     multi-job mode: these tests cover the engine-image (Dockerfile) and multi-job modes; the
     defaults (prebuilt image, one job) are covered by tests/aws/test_aws_modes.py."""
-    aws_harness.reset()
-    with pytest.MonkeyPatch.context() as patch:
+    with fresh_account(aws_harness, str(tmp_path_factory.mktemp("runs"))) as patch:
         patch.setenv("DR_JOB_MODE", "multi-job")
-        for name in ("AWS_PROFILE", "DR_AWS_BUCKET", "DR_AWS_ROLE_ARN", "DR_IMAGE_URI"):
-            patch.delenv(name, raising=False)
-        for name, value in aws_harness.environment().items():
-            patch.setenv(name, value)
-        patch.setenv("DR_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
         image = aws_harness.push_image()
         report = setup_workshop(image_uri=image)
         yield Aws(aws_harness, report.settings, [])
-        aws_harness.terminate_all()
 

@@ -21,6 +21,7 @@ from aws_experiments import (
     TINY,
     TRACK,
     Aws,
+    fresh_account,
     prepared_experiment,
     wait_until_done,
 )
@@ -40,18 +41,9 @@ pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("requests_fit_the_model")
 @pytest.fixture(scope="module")
 def default_role(aws_harness, tmp_path_factory) -> Iterator[tuple[SetupReport, str]]:
     """The default set-up (prebuilt image, one job) in a fresh moto account."""
-    aws_harness.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "DR_AWS_BUCKET", "DR_AWS_ROLE_ARN", "DR_IMAGE_URI"):
-            patch.delenv(name, raising=False)
-        for name in ("DR_JOB_MODE", "DR_IMAGE_MODE", "DR_INSTANCE_TYPE"):
-            patch.delenv(name, raising=False)
-        for name, value in aws_harness.environment().items():
-            patch.setenv(name, value)
-        patch.setenv("DR_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    with fresh_account(aws_harness, str(tmp_path_factory.mktemp("runs"))):
         report = setup_workshop(printer=lambda _line: None)
         yield report, report.settings.role_arn
-        aws_harness.terminate_all()
 
 
 def test_one_job_training_on_the_prebuilt_image_completes(aws_harness, default_role) -> None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import boto3
 import pytest
-from aws_experiments import Aws, prepared_experiment
+from aws_experiments import Aws, fresh_account, prepared_experiment
 from strict_requests import client_violations
 
 from workshop_helpers.backends import BackendError, EvaluationRequest, TrainingRequest
@@ -59,19 +59,10 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def worst(aws_harness, tmp_path_factory) -> Iterator[Aws]:
     """The default set-up in a fresh moto account; jobs stay InProgress until stopped."""
-    aws_harness.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "DR_AWS_BUCKET", "DR_AWS_ROLE_ARN", "DR_IMAGE_URI"):
-            patch.delenv(name, raising=False)
-        for name in ("DR_JOB_MODE", "DR_IMAGE_MODE", "DR_INSTANCE_TYPE"):
-            patch.delenv(name, raising=False)
-        for name, value in aws_harness.environment().items():
-            patch.setenv(name, value)
-        patch.setenv("DR_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    with fresh_account(aws_harness, str(tmp_path_factory.mktemp("runs"))) as patch:
         report = setup_workshop(printer=lambda _line: None)
         patch.setattr(aws_harness, "idle", True)
         yield Aws(aws_harness, report.settings, [])
-        aws_harness.terminate_all()
 
 
 @pytest.mark.parametrize(
