@@ -100,7 +100,9 @@ class CameraEmbedder(nn.Module):
         self.output_size = dense[-1] if dense else height * width * channels
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        scaled = images.permute(0, 3, 1, 2).to(torch.float32, copy=True).div_(255.0)
+        # the weights' dtype: fp32, or bf16 in a rollout worker's acting copy
+        dtype = self.convs[0].weight.dtype
+        scaled = images.permute(0, 3, 1, 2).to(dtype, copy=True).div_(255.0)
         return self.dense(self.convs(scaled).flatten(start_dim=1))
 
 
@@ -113,7 +115,8 @@ class LidarEmbedder(nn.Module):
         self.output_size = _LIDAR_DENSE[-1]
 
     def forward(self, vectors: torch.Tensor) -> torch.Tensor:
-        return self.dense(vectors.float().flatten(start_dim=1))
+        dtype = self.dense[0].weight.dtype
+        return self.dense(vectors.to(dtype).flatten(start_dim=1))
 
 
 def build_sensor_embedder(

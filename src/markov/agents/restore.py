@@ -61,6 +61,7 @@ def build_agent(
     seed: int | None = None,
     num_threads: int | None = None,
     update_options: UpdateOptions | None = None,
+    acting_precision: str = "fp32",
 ) -> ClippedPPOAgent:
     """A Clipped PPO agent shaped by the model metadata (sensors, network, action space);
     other training algorithms (SAC) are refused with the fix."""
@@ -78,6 +79,7 @@ def build_agent(
         seed=seed,
         num_threads=num_threads,
         update_options=update_options,
+        acting_precision=acting_precision,
     )
 
 

@@ -1,4 +1,5 @@
-"""How the Clipped PPO update uses the hardware: precision, memory layout, optimizer kernel.
+"""How the Clipped PPO update and a rollout worker's policy use the hardware: precision, memory
+layout, optimizer kernel.
 
 None of these change the algorithm. bf16 autocast runs the convolutions and dense layers of the
 gradient steps in bfloat16 (fp32 weights, fp32 heads and losses); it is chosen by "auto" only
@@ -31,11 +32,7 @@ class UpdateOptions:
     fused_optimizer: bool = True
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise UpdateOptionsError(
-                f"precision={self.precision!r} is invalid; use one of {', '.join(PRECISIONS)} "
-                "(TRAINER_PRECISION)"
-            )
+        check_precision(self.precision, "TRAINER_PRECISION")
 
     @classmethod
     def plain(cls) -> UpdateOptions:
@@ -46,6 +43,25 @@ class UpdateOptions:
     def from_environ(cls, env: Mapping[str, str]) -> UpdateOptions:
         """`TRAINER_PRECISION` (auto, fp32, bf16); the other options keep their fast defaults."""
         return cls(precision=env.get("TRAINER_PRECISION", "auto").strip().lower() or "auto")
+
+
+def check_precision(precision: str, variable: str = "precision") -> str:
+    """`precision` if it is one of PRECISIONS, else an error naming `variable` and the choices."""
+    if precision not in PRECISIONS:
+        raise UpdateOptionsError(
+            f"{variable}={precision!r} is invalid; use one of {', '.join(PRECISIONS)}"
+        )
+    return precision
+
+
+def rollout_precision(env: Mapping[str, str]) -> str:
+    """`ROLLOUT_PRECISION` (auto, fp32, bf16): the dtype of a rollout worker's policy trunk.
+
+    "auto" acts in bf16 where the CPU computes it natively: the sampled probabilities then
+    differ from fp32 by about 1e-3 (the update recomputes them in fp32, as PPO's old policy).
+    """
+    value = env.get("ROLLOUT_PRECISION", "auto").strip().lower() or "auto"
+    return check_precision(value, "ROLLOUT_PRECISION")
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 
 from markov.agents.clipped_ppo import ClippedPPOAgent
 from markov.agents.restore import build_agent, load_weights
+from markov.agents.update_options import rollout_precision
 from markov.environment import DeepRacerRacetrackEnv
 from markov.environment.episode_status import EpisodeStatus
 from markov.environment.model_metadata import require_trainable
@@ -122,6 +123,7 @@ class RolloutWorker:
         self.seed = int_variable(env_vars, "SEED", 0) + 1000 * self.worker
         self.publish_live = env_vars.get("LIVE_FRAMES", "true").lower() != "false"
         self.num_envs = num_envs_setting(env_vars, self.params)
+        self.acting_precision = rollout_precision(env_vars)
 
         self.model_metadata = read_model_metadata(
             store, self.params.get("MODEL_METADATA_FILE_S3_KEY") or layout.model_metadata
@@ -212,7 +214,13 @@ class RolloutWorker:
             )
             for reward in self.reward_functions[: min(self.num_envs, share)]
         ]
-        agent = build_agent(self.model_metadata, hyperparameters, seed=self.seed, num_threads=1)
+        agent = build_agent(
+            self.model_metadata,
+            hyperparameters,
+            seed=self.seed,
+            num_threads=1,
+            acting_precision=self.acting_precision,
+        )
         simtrace = SimtraceWriter(
             self.store, RunLayout(self.prefix).training_simtrace(self.worker, active_workers)
         )
