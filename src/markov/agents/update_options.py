@@ -42,7 +42,7 @@ class UpdateOptions:
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> UpdateOptions:
         """`TRAINER_PRECISION` (auto, fp32, bf16); the other options keep their fast defaults."""
-        return cls(precision=env.get("TRAINER_PRECISION", "auto").strip().lower() or "auto")
+        return cls(precision=precision_setting(env, "TRAINER_PRECISION"))
 
 
 def check_precision(precision: str, variable: str = "precision") -> str:
@@ -60,8 +60,12 @@ def rollout_precision(env: Mapping[str, str]) -> str:
     "auto" acts in bf16 where the CPU computes it natively: the sampled probabilities then
     differ from fp32 by about 1e-3 (the update recomputes them in fp32, as PPO's old policy).
     """
-    value = env.get("ROLLOUT_PRECISION", "auto").strip().lower() or "auto"
-    return check_precision(value, "ROLLOUT_PRECISION")
+    return check_precision(precision_setting(env, "ROLLOUT_PRECISION"), "ROLLOUT_PRECISION")
+
+
+def precision_setting(env: Mapping[str, str], variable: str) -> str:
+    """The precision environment variable `variable`, normalised; "auto" when unset or empty."""
+    return env.get(variable, "auto").strip().lower() or "auto"
 
 
 def native_bf16(device: torch.device) -> bool:
